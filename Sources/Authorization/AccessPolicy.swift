@@ -1,0 +1,33 @@
+import GatewayConfig
+
+/// Who may take which role: the config's access rules applied to a user and their NSS groups.
+public struct AccessPolicy: Sendable {
+    let configuration: GatewayConfiguration
+    let directory: any UserDirectory
+
+    public init(configuration: GatewayConfiguration, directory: any UserDirectory = SystemUserDirectory()) {
+        self.configuration = configuration
+        self.directory = directory
+    }
+
+    /// The rules granting this user a role, in file order; the first is the user's default.
+    public func rules(for user: String) -> [AccessRule] {
+        configuration.rules(for: user, groups: directory.groups(of: user) ?? [])
+    }
+
+    public enum Decision: Sendable, Equatable {
+        case granted(AccessRule)
+        /// The user may take no role at all.
+        case noRole
+        /// The user asked for a role that is not theirs; `allowed` lists those that are.
+        case roleNotAllowed(allowed: [String])
+    }
+
+    public func decide(user: String, requestedRole: String?) -> Decision {
+        let allowed = rules(for: user)
+        guard let first = allowed.first else { return .noRole }
+        guard let requestedRole else { return .granted(first) }
+        guard let match = allowed.first(where: { $0.role == requestedRole }) else { return .roleNotAllowed(allowed: allowed.map(\.role)) }
+        return .granted(match)
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Yams
+
+/// A YAML mapping being read, which remembers the keys taken so leftovers can be refused as unknown.
+struct ConfigMapping {
+    let path: String
+    private let pairs: [(key: String, value: Node)]
+    private var taken: Set<String> = []
+
+    init(_ node: Node?, path: String) throws {
+        self.path = path
+        guard let node else {
+            pairs = []
+            return
+        }
+        guard let mapping = node.mapping else {
+            throw ConfigError(path: path, problem: "must be a mapping of keys to values")
+        }
+        var pairs: [(String, Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                throw ConfigError(path: path, problem: "keys must be strings")
+            }
+            if pairs.contains(where: { $0.0 == name }) {
+                throw ConfigError(path: child(path, name), problem: "appears twice")
+            }
+            pairs.append((name, value))
+        }
+        self.pairs = pairs
+    }
+
+    func keyPath(_ key: String) -> String { child(path, key) }
+
+    mutating func node(_ key: String) -> Node? {
+        taken.insert(key)
+        guard let value = pairs.first(where: { $0.key == key })?.value else { return nil }
+        if case .scalar(let scalar) = value, scalar.tag.description == Tag.Name.null.rawValue || (scalar.string.isEmpty && scalar.style == .plain) {
+            return nil
+        }
+        return value
+    }
+
+    mutating func string(_ key: String) throws -> String? {
+        guard let value = node(key) else { return nil }
+        guard case .scalar(let scalar) = value else {
+            throw ConfigError(path: keyPath(key), problem: "must be a single value, not a list or mapping")
+        }
+        return scalar.string
+    }
+
+    mutating func requiredString(_ key: String, allowed: String) throws -> String {
+        guard let value = try string(key), !value.isEmpty else {
+            throw ConfigError(path: keyPath(key), problem: "is required (\(allowed))")
+        }
+        return value
+    }
+
+    mutating func stringList(_ key: String) throws -> [String] {
+        guard let value = node(key) else { return [] }
+        guard case .sequence(let sequence) = value else {
+            throw ConfigError(path: keyPath(key), problem: "must be a list, e.g. [alice, bob]")
+        }
+        return try sequence.enumerated().map { index, item in
+            guard case .scalar(let scalar) = item, !scalar.string.isEmpty else {
+                throw ConfigError(path: "\(keyPath(key))[\(index)]", problem: "must be a non-empty string")
+            }
+            return scalar.string
+        }
+    }
+
+    mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, default fallback: T) throws -> T where T.RawValue == String {
+        guard let raw = try string(key) else { return fallback }
+        guard let value = T(rawValue: raw) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: " | ")
+            throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not one of: \(allowed)")
+        }
+        return value
+    }
+
+    mutating func duration(_ key: String, default fallback: Int? = nil, range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = try string(key) else { return fallback }
+        guard let seconds = DurationText.seconds(raw) else {
+            throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not a duration; write e.g. 900, 30s, 15m, 12h or 1h30m")
+        }
+        guard range.contains(seconds) else {
+            throw ConfigError(path: keyPath(key), problem: "\(raw) is outside \(DurationText.format(range.lowerBound))–\(DurationText.format(range.upperBound))")
+        }
+        return seconds
+    }
+
+    mutating func url(_ key: String, schemes: Set<String> = ["https"]) throws -> URL? {
+        guard let raw = try string(key) else { return nil }
+        guard let url = URL(string: raw), let scheme = url.scheme?.lowercased(), schemes.contains(scheme), url.host != nil else {
+            throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not an absolute \(schemes.sorted().joined(separator: " or ")) URL")
+        }
+        return url
+    }
+
+    mutating func mapping(_ key: String) throws -> ConfigMapping {
+        try ConfigMapping(node(key), path: keyPath(key))
+    }
+
+    func sequence(_ key: String, in node: Node?) throws -> [Node] {
+        guard let node else { return [] }
+        guard case .sequence(let sequence) = node else {
+            throw ConfigError(path: keyPath(key), problem: "must be a list")
+        }
+        return Array(sequence)
+    }
+
+    /// Every key of this mapping, in file order (for free-form mappings such as session tags).
+    var keysInOrder: [String] { pairs.map(\.key) }
+
+    func isPresent(_ key: String) -> Bool {
+        pairs.contains { $0.key == key }
+    }
+
+    /// Refuses every key that no reader asked for.
+    func finish() throws {
+        if let unknown = pairs.first(where: { !taken.contains($0.key) }) {
+            let known = taken.sorted().joined(separator: ", ")
+            throw ConfigError(path: keyPath(unknown.key), problem: "unknown key; allowed here: \(known)")
+        }
+    }
+}
+
+private func child(_ path: String, _ key: String) -> String {
+    path.isEmpty ? key : "\(path).\(key)"
+}
+
+/// Durations as people write them in the config: `900`, `30s`, `15m`, `12h`, `1h30m`.
+public enum DurationText {
+    public static func seconds(_ text: String) -> Int? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let plain = Int(trimmed) { return plain >= 0 ? plain : nil }
+        var total = 0
+        var digits = ""
+        for character in trimmed {
+            if character.isASCII, character.isNumber {
+                digits.append(character)
+                continue
+            }
+            guard let amount = Int(digits) else { return nil }
+            switch character {
+            case "s": total += amount
+            case "m": total += amount * 60
+            case "h": total += amount * 3600
+            case "d": total += amount * 86400
+            default: return nil
+            }
+            digits = ""
+        }
+        return digits.isEmpty && !trimmed.isEmpty ? total : nil
+    }
+
+    public static func format(_ seconds: Int) -> String {
+        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+        return "\(seconds)s"
+    }
+}
+

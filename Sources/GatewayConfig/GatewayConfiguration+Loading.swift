@@ -1,0 +1,122 @@
+import Foundation
+import Yams
+
+extension GatewayConfiguration {
+    public static let sessionDurationRange = 900...43200
+
+    public static func load(file: String) throws -> GatewayConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw ConfigError(path: "", problem: "cannot read config file \(file): \(error.localizedDescription)")
+        }
+        return try parse(yaml: text)
+    }
+
+    public static func parse(yaml: String) throws -> GatewayConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(path: "", problem: "not valid YAML: \(error)")
+        }
+        var top = try ConfigMapping(root, path: "")
+        var awsMapping = try top.mapping("aws")
+        let aws = try AWSSettings(reading: &awsMapping)
+        try awsMapping.finish()
+        let accessNodes = try top.sequence("access", in: top.node("access"))
+        let access = try accessNodes.enumerated().map { index, node in
+            try AccessRule(reading: node, path: "access[\(index)]", partition: aws.partition)
+        }
+        try top.finish()
+        return GatewayConfiguration(aws: aws, access: access)
+    }
+}
+
+extension AWSSettings {
+    init(reading map: inout ConfigMapping) throws {
+        self.init()
+        partition = try map.choice("partition", default: .aws)
+        region = try map.string("region") ?? "us-east-1"
+        guard region.range(of: #"^[a-z]{2}(-[a-z]+)+-\d+$"#, options: .regularExpression) != nil else {
+            throw ConfigError(path: map.keyPath("region"), problem: "\"\(region)\" is not an AWS region name such as us-east-1")
+        }
+        strategy = try map.choice("strategy", default: .cognitoDeveloper)
+
+        var cognitoMap = try map.mapping("cognito")
+        if map.isPresent("cognito") || strategy.usesCognito {
+            cognito = try CognitoSettings(reading: &cognitoMap, strategy: strategy)
+        }
+        try cognitoMap.finish()
+
+        federationPolicy = try map.string("federation_policy")
+        if let policy = federationPolicy {
+            guard (try? JSONSerialization.jsonObject(with: Data(policy.utf8))) is [String: Any] else {
+                throw ConfigError(path: map.keyPath("federation_policy"), problem: "must be an IAM policy document in JSON")
+            }
+        } else if strategy == .federationToken {
+            throw ConfigError(path: map.keyPath("federation_policy"), problem: "is required with strategy federation-token (an IAM policy document in JSON)")
+        }
+
+        sessionDuration = try map.duration("session_duration", default: AWSSettings.defaultSessionDuration,
+                                           range: GatewayConfiguration.sessionDurationRange)!
+        requestTimeout = try map.duration("request_timeout", default: AWSSettings.defaultRequestTimeout, range: 1...300)!
+
+        var tagsMap = try map.mapping("session_tags")
+        sessionTags = []
+        for key in tagsMap.keysInOrder {
+            let value = try tagsMap.string(key) ?? ""
+            guard (1...128).contains(key.count), value.count <= 256 else {
+                throw ConfigError(path: tagsMap.keyPath(key), problem: "tag keys are 1–128 characters, values at most 256")
+            }
+            sessionTags.append((key, value))
+        }
+        guard sessionTags.count <= 50 else {
+            throw ConfigError(path: map.keyPath("session_tags"), problem: "at most 50 session tags")
+        }
+
+        signinEndpoint = try map.url("signin_endpoint", schemes: ["https", "http"])
+        issuer = try map.url("issuer", schemes: ["https", "http"])
+        destination = try map.url("destination")
+    }
+}
+
+extension CognitoSettings {
+    init(reading map: inout ConfigMapping, strategy: StrategyKind) throws {
+        let poolId = try map.requiredString("identity_pool_id", allowed: "the identity pool id, e.g. us-east-1:00000000-0000-0000-0000-000000000000")
+        guard poolId.range(of: #"^[\w-]+:[0-9a-f-]+$"#, options: .regularExpression) != nil else {
+            throw ConfigError(path: map.keyPath("identity_pool_id"), problem: "\"\(poolId)\" is not an identity pool id (REGION:GUID)")
+        }
+        let accountId = try map.string("account_id")
+        if let accountId, accountId.range(of: #"^\d{12}$"#, options: .regularExpression) == nil {
+            throw ConfigError(path: map.keyPath("account_id"), problem: "must be the 12-digit AWS account id, quoted")
+        }
+        let provider = try map.string("developer_provider")
+        if strategy == .cognitoDeveloper, provider == nil {
+            throw ConfigError(path: map.keyPath("developer_provider"), problem: "is required with strategy cognito-developer (the pool's developer provider name)")
+        }
+        let tokenDuration = try map.duration("token_duration", range: 1...86400)
+        self.init(identityPoolId: poolId, accountId: accountId, developerProvider: provider, tokenDuration: tokenDuration)
+    }
+}
+
+extension AccessRule {
+    init(reading node: Node, path: String, partition: Partition) throws {
+        var map = try ConfigMapping(node, path: path)
+        let role = try map.requiredString("role", allowed: "an IAM role ARN")
+        let pattern = #"^arn:\#(partition.rawValue):iam::\d{12}:role/[\w+=,.@/-]{1,512}$"#
+        guard role.range(of: pattern, options: .regularExpression) != nil else {
+            throw ConfigError(path: map.keyPath("role"), problem: "\"\(role)\" is not an IAM role ARN of partition \(partition.rawValue) (arn:\(partition.rawValue):iam::ACCOUNT:role/NAME)")
+        }
+        let users = try map.stringList("users")
+        let groups = try map.stringList("groups")
+        let destination = try map.url("destination")
+        let sessionDuration = try map.duration("session_duration", range: GatewayConfiguration.sessionDurationRange)
+        try map.finish()
+        guard !users.isEmpty || !groups.isEmpty else {
+            throw ConfigError(path: path, problem: "a rule needs users or groups (or both)")
+        }
+        self.init(role: role, users: users, groups: groups, destination: destination, sessionDuration: sessionDuration)
+    }
+}

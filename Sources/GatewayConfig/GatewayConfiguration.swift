@@ -1,0 +1,112 @@
+import Foundation
+
+/// The whole ConsoleGate configuration file.
+public struct GatewayConfiguration: Sendable {
+    public var aws: AWSSettings
+    public var access: [AccessRule]
+
+    public init(aws: AWSSettings, access: [AccessRule]) {
+        self.aws = aws
+        self.access = access
+    }
+}
+
+public enum Partition: String, Sendable, CaseIterable {
+    case aws
+    case awsCN = "aws-cn"
+    case awsUSGov = "aws-us-gov"
+}
+
+public enum StrategyKind: String, Sendable, CaseIterable {
+    case cognitoDeveloper = "cognito-developer"
+    case cognitoUnauthenticated = "cognito-unauthenticated"
+    case assumeRole = "assume-role"
+    case federationToken = "federation-token"
+
+    public var usesCognito: Bool { self == .cognitoDeveloper || self == .cognitoUnauthenticated }
+}
+
+public struct CognitoSettings: Sendable {
+    public var identityPoolId: String
+    /// Needed by GetId for pools in another account than the caller's; optional otherwise.
+    public var accountId: String?
+    public var developerProvider: String?
+    /// Lifetime of the Cognito OpenID token (GetOpenIdTokenForDeveloperIdentity); AWS's default is 900 s.
+    public var tokenDuration: Int?
+
+    public init(identityPoolId: String, accountId: String? = nil, developerProvider: String? = nil, tokenDuration: Int? = nil) {
+        self.identityPoolId = identityPoolId
+        self.accountId = accountId
+        self.developerProvider = developerProvider
+        self.tokenDuration = tokenDuration
+    }
+}
+
+public struct AWSSettings: Sendable {
+    public static let defaultSessionDuration = 3600
+    public static let defaultRequestTimeout = 10
+
+    public var partition: Partition
+    public var region: String
+    public var strategy: StrategyKind
+    public var cognito: CognitoSettings?
+    public var federationPolicy: String?
+    /// Console session length in seconds (900–43200).
+    public var sessionDuration: Int
+    /// Session tags for `assume-role`; `{user}` in a value becomes the user name.
+    public var sessionTags: [(key: String, value: String)]
+    public var signinEndpoint: URL?
+    public var issuer: URL?
+    public var destination: URL?
+    /// Deadline for one HTTP call to AWS or the federation endpoint, in seconds.
+    public var requestTimeout: Int
+
+    public init(
+        partition: Partition = .aws, region: String = "us-east-1", strategy: StrategyKind = .cognitoDeveloper,
+        cognito: CognitoSettings? = nil, federationPolicy: String? = nil,
+        sessionDuration: Int = AWSSettings.defaultSessionDuration, sessionTags: [(key: String, value: String)] = [],
+        signinEndpoint: URL? = nil, issuer: URL? = nil, destination: URL? = nil,
+        requestTimeout: Int = AWSSettings.defaultRequestTimeout
+    ) {
+        self.partition = partition
+        self.region = region
+        self.strategy = strategy
+        self.cognito = cognito
+        self.federationPolicy = federationPolicy
+        self.sessionDuration = sessionDuration
+        self.sessionTags = sessionTags
+        self.signinEndpoint = signinEndpoint
+        self.issuer = issuer
+        self.destination = destination
+        self.requestTimeout = requestTimeout
+    }
+}
+
+/// One line of the access list: who (users or groups) may take which role.
+public struct AccessRule: Sendable, Equatable {
+    public var role: String
+    public var users: [String]
+    public var groups: [String]
+    public var destination: URL?
+    public var sessionDuration: Int?
+
+    public init(role: String, users: [String] = [], groups: [String] = [], destination: URL? = nil, sessionDuration: Int? = nil) {
+        self.role = role
+        self.users = users
+        self.groups = groups
+        self.destination = destination
+        self.sessionDuration = sessionDuration
+    }
+
+    public func matches(user: String, groups userGroups: [String]) -> Bool {
+        users.contains(user) || groups.contains(where: userGroups.contains)
+    }
+}
+
+extension GatewayConfiguration {
+    /// The rules that let this user in, in file order; the first is the user's default role.
+    public func rules(for user: String, groups: [String]) -> [AccessRule] {
+        var seen = Set<String>()
+        return access.filter { $0.matches(user: user, groups: groups) && seen.insert($0.role).inserted }
+    }
+}

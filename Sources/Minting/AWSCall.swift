@@ -1,0 +1,81 @@
+import AWSSigV4
+import Foundation
+
+/// Sends one AWS operation: signs each attempt afresh, retries in the standard mode, and turns every
+/// failure into a `MintingError`.
+struct AWSCall: Sendable {
+    var transport: any HTTPTransport
+    var retry: RetryPolicy
+    var timeout: Duration
+
+    /// An HTTP answer that is not a success, with the AWS error code when the body names one.
+    struct Refusal: Error {
+        var status: Int
+        var code: String?
+        var message: String
+    }
+
+    func perform(
+        operation: String,
+        request: HTTPRequest,
+        signer: SigV4Signer? = nil,
+        credentials: (any CredentialProvider)? = nil,
+        parseError: @escaping @Sendable (HTTPResponse) -> (code: String, message: String)?,
+        refused: ((Refusal) -> MintingError)? = nil
+    ) async throws -> HTTPResponse {
+        do {
+            return try await retry.run({
+                var outgoing = request
+                outgoing.timeout = timeout
+                if let signer, let credentials {
+                    let resolved = try await credentials.credentials()
+                    let signing = SigningRequest(method: request.method, url: request.url, headers: request.headers, body: request.body)
+                    outgoing.headers += signer.signingHeaders(for: signing, credentials: resolved)
+                }
+                let response = try await transport.send(outgoing)
+                guard (200..<300).contains(response.status) else {
+                    let parsed = parseError(response)
+                    throw Refusal(status: response.status, code: parsed?.code, message: parsed?.message ?? "HTTP \(response.status)")
+                }
+                return response
+            }, classify: Self.classify)
+        } catch let refusal as Refusal {
+            if refusal.status >= 500 && (refusal.code == nil || !RetryPolicy.throttlingCodes.contains(refusal.code!)) {
+                throw MintingError.upstreamUnavailable(operation: operation, reason: "HTTP \(refusal.status)\(refusal.code.map { " \($0)" } ?? "") after \(retry.maxAttempts) attempts")
+            }
+            throw refused?(refusal) ?? .awsRefused(operation: operation, code: refusal.code ?? "HTTP\(refusal.status)", message: refusal.message)
+        } catch let error as TransportError {
+            throw MintingError.upstreamUnavailable(operation: operation, reason: Self.describe(error))
+        }
+    }
+
+    static func classify(_ error: Error) -> RetryPolicy.Failure? {
+        switch error {
+        case let refusal as Refusal: return .status(refusal.status, code: refusal.code)
+        case TransportError.timedOut: return .timedOut
+        case TransportError.connectionFailed: return .connection
+        default: return nil
+        }
+    }
+
+    static func describe(_ error: TransportError) -> String {
+        switch error {
+        case .timedOut: return "no answer before the deadline"
+        case .connectionFailed(let detail): return "cannot connect (\(detail))"
+        case .responseTooLarge(let limit): return "answer larger than \(limit) bytes"
+        }
+    }
+}
+
+/// Form encoding as AWS Query APIs and the federation endpoint expect it (`application/x-www-form-urlencoded`).
+enum FormEncoding {
+    static func encode(_ parameters: [(String, String)]) -> String {
+        parameters.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
+    }
+
+    static func escape(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import GatewayConfig
+
+extension ConsoleMinter {
+    /// Wires the clients, the broker credential chain and the strategy the configuration asks for.
+    public init(configuration aws: AWSSettings, environment: [String: String], transport: any HTTPTransport, retry: RetryPolicy = RetryPolicy()) throws {
+        let endpoints = try Endpoints(partition: aws.partition, region: aws.region, signinOverride: aws.signinEndpoint, environment: environment)
+        let timeout = Duration.seconds(aws.requestTimeout)
+        let broker = CachingCredentialProvider(source: CredentialChain.standard(environment: environment, region: aws.region, endpoints: endpoints, transport: transport, retry: retry, timeout: timeout))
+        let sts = STSClient(endpoint: endpoints.sts, region: aws.region, transport: transport, retry: retry, timeout: timeout, credentials: broker)
+        let strategy: any MintingStrategy
+        switch aws.strategy {
+        case .cognitoDeveloper, .cognitoUnauthenticated:
+            guard let settings = aws.cognito else {
+                throw MintingError.invalidRequest("aws.cognito is required for strategy \(aws.strategy.rawValue)")
+            }
+            let cognito = CognitoIdentityClient(endpoint: endpoints.cognitoIdentity, region: aws.region, transport: transport, retry: retry, timeout: timeout, credentials: broker)
+            strategy = aws.strategy == .cognitoDeveloper
+                ? CognitoDeveloperStrategy(cognito: cognito, sts: sts, settings: settings)
+                : CognitoUnauthenticatedStrategy(cognito: cognito, sts: sts, settings: settings)
+        case .assumeRole:
+            strategy = AssumeRoleStrategy(sts: sts, brokerCredentials: broker, tags: aws.sessionTags)
+        case .federationToken:
+            strategy = FederationTokenStrategy(sts: sts, policy: aws.federationPolicy)
+        }
+        let federation = FederationClient(endpoint: endpoints.signin, transport: transport, retry: retry, timeout: timeout)
+        self.init(settings: aws, strategy: strategy, federation: federation)
+    }
+}
+
+extension CredentialChain {
+    /// The AWS SDK order: environment, shared profile files, web identity, container, EC2 instance metadata.
+    public static func standard(environment: [String: String], region: String, endpoints: Endpoints, transport: any HTTPTransport, retry: RetryPolicy, timeout: Duration) -> CredentialChain {
+        // Web identity exchanges its token with STS unsigned, so its client needs no credentials.
+        let unsignedSTS = STSClient(endpoint: endpoints.sts, region: region, transport: transport, retry: retry, timeout: timeout, credentials: nil)
+        return CredentialChain([
+            EnvironmentCredentialSource(environment: environment),
+            ProfileCredentialSource(environment: environment),
+            WebIdentityCredentialSource(environment: environment, sts: unsignedSTS),
+            ContainerCredentialSource(environment: environment, transport: transport),
+            InstanceMetadataCredentialSource(environment: environment, transport: transport),
+        ])
+    }
+}

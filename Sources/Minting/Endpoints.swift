@@ -1,0 +1,77 @@
+import Foundation
+import GatewayConfig
+
+/// Where each service lives for a partition and region, after the standard `AWS_ENDPOINT_URL*` overrides.
+public struct Endpoints: Sendable, Equatable {
+    public var sts: URL
+    public var cognitoIdentity: URL
+    public var signin: URL
+    public var partition: Partition
+    public var region: String
+
+    public init(partition: Partition, region: String, signinOverride: URL? = nil, environment: [String: String]) throws {
+        guard Partition.of(region: region) == partition else {
+            throw MintingError.invalidRequest("region \(region) is not in partition \(partition.rawValue); it belongs to \(Partition.of(region: region).rawValue)")
+        }
+        self.partition = partition
+        self.region = region
+        func override(_ name: String) throws -> URL? {
+            guard let raw = environment[name], !raw.isEmpty else { return nil }
+            guard let url = URL(string: raw), url.scheme != nil, url.host != nil else {
+                throw MintingError.invalidRequest("\(name)=\(raw) is not an absolute URL")
+            }
+            return url
+        }
+        let shared = try override("AWS_ENDPOINT_URL")
+        sts = try override("AWS_ENDPOINT_URL_STS") ?? shared ?? partition.stsEndpoint(region: region)
+        cognitoIdentity = try override("AWS_ENDPOINT_URL_COGNITO_IDENTITY") ?? shared ?? partition.cognitoIdentityEndpoint(region: region)
+        signin = signinOverride ?? partition.signinEndpoint(region: region)
+    }
+}
+
+extension Partition {
+    public static func of(region: String) -> Partition {
+        if region.hasPrefix("cn-") { return .awsCN }
+        if region.hasPrefix("us-gov-") { return .awsUSGov }
+        return .aws
+    }
+
+    var dnsSuffix: String {
+        switch self {
+        case .aws, .awsUSGov: return "amazonaws.com"
+        case .awsCN: return "amazonaws.com.cn"
+        }
+    }
+
+    /// Regional STS endpoints: their own throttling limits, and no dependency on us-east-1.
+    public func stsEndpoint(region: String) -> URL {
+        URL(string: "https://sts.\(region).\(dnsSuffix)")!
+    }
+
+    public func cognitoIdentityEndpoint(region: String) -> URL {
+        // GovCloud serves Cognito Identity on FIPS endpoints only.
+        let host = self == .awsUSGov ? "cognito-identity-fips" : "cognito-identity"
+        return URL(string: "https://\(host).\(region).\(dnsSuffix)")!
+    }
+
+    public func signinEndpoint(region: String) -> URL {
+        let host: String
+        switch self {
+        case .aws: host = region == "us-east-1" ? "signin.aws.amazon.com" : "\(region).signin.aws.amazon.com"
+        case .awsCN: host = "signin.amazonaws.cn"
+        case .awsUSGov: host = region == "us-gov-west-1" ? "signin.amazonaws-us-gov.com" : "\(region).signin.amazonaws-us-gov.com"
+        }
+        return URL(string: "https://\(host)/federation")!
+    }
+
+    /// The console's own host; Destination must be on it (or, in the aws partition, a regional variant of it).
+    public var consoleHost: String {
+        switch self {
+        case .aws: return "console.aws.amazon.com"
+        case .awsCN: return "console.amazonaws.cn"
+        case .awsUSGov: return "console.amazonaws-us-gov.com"
+        }
+    }
+
+    public var defaultConsoleURL: URL { URL(string: "https://\(consoleHost)/")! }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+@testable import GatewayConfig
+
+@Suite struct ConfigurationTests {
+    static let example = """
+    aws:
+      partition: aws
+      region: us-east-1
+      strategy: cognito-developer
+      cognito:
+        identity_pool_id: us-east-1:00000000-0000-0000-0000-000000000000
+        account_id: "123456789012"
+        developer_provider: login.example.org
+      session_duration: 12h
+      signin_endpoint: https://signin.aws.amazon.com/federation
+      issuer: https://consolegate.example.org/
+      destination: https://console.aws.amazon.com/
+    access:
+      - role: arn:aws:iam::123456789012:role/ConsoleReadOnly
+        users: [alice]
+        groups: [staff]
+      - role: arn:aws:iam::123456789012:role/ConsoleAdmin
+        groups: [aws-admins]
+        destination: https://console.aws.amazon.com/ec2/home
+        session_duration: 1h
+    """
+
+    @Test func readsTheDocumentedExample() throws {
+        let config = try GatewayConfiguration.parse(yaml: Self.example)
+        #expect(config.aws.strategy == .cognitoDeveloper)
+        #expect(config.aws.sessionDuration == 43200)
+        #expect(config.aws.cognito?.developerProvider == "login.example.org")
+        #expect(config.aws.cognito?.accountId == "123456789012")
+        #expect(config.access.count == 2)
+        #expect(config.access[1].sessionDuration == 3600)
+        #expect(config.access[1].destination?.absoluteString == "https://console.aws.amazon.com/ec2/home")
+    }
+
+    @Test func defaults() throws {
+        let config = try GatewayConfiguration.parse(yaml: """
+        aws:
+          strategy: assume-role
+        """)
+        #expect(config.aws.partition == .aws)
+        #expect(config.aws.region == "us-east-1")
+        #expect(config.aws.sessionDuration == 3600)
+        #expect(config.aws.requestTimeout == 10)
+        #expect(config.access.isEmpty)
+    }
+
+    static let refusals: [(String, String)] = [
+        ("aws:\n  strategy: assume-role\n  colour: blue\n", "aws.colour: unknown key"),
+        ("aws:\n  strategy: assume-role\nextra: 1\n", "extra: unknown key"),
+        ("aws:\n  strategy: magic\n", "aws.strategy: \"magic\" is not one of: cognito-developer | cognito-unauthenticated | assume-role | federation-token"),
+        ("aws:\n  partition: aws-moon\n", "aws.partition: \"aws-moon\" is not one of: aws | aws-cn | aws-us-gov"),
+        ("aws:\n  strategy: assume-role\n  session_duration: 10m\n", "aws.session_duration: 10m is outside 15m–12h"),
+        ("aws:\n  strategy: assume-role\n  session_duration: 13h\n", "aws.session_duration: 13h is outside 15m–12h"),
+        ("aws:\n  strategy: assume-role\n  session_duration: soon\n", "aws.session_duration: \"soon\" is not a duration"),
+        ("aws:\n  strategy: cognito-developer\n  cognito:\n    identity_pool_id: us-east-1:0000\n", "aws.cognito.developer_provider: is required"),
+        ("aws:\n  strategy: cognito-unauthenticated\n", "aws.cognito.identity_pool_id: is required"),
+        ("aws:\n  strategy: federation-token\n", "aws.federation_policy: is required"),
+        ("aws:\n  strategy: federation-token\n  federation_policy: not json\n", "aws.federation_policy: must be an IAM policy document"),
+        ("aws:\n  strategy: assume-role\n  destination: http://console.aws.amazon.com/\n", "aws.destination: \"http://console.aws.amazon.com/\" is not an absolute https URL"),
+        ("aws:\n  strategy: assume-role\n  region: Europe\n", "aws.region: \"Europe\" is not an AWS region name"),
+        ("aws:\n  strategy: assume-role\naccess:\n  - role: arn:aws:iam::123456789012:user/alice\n    users: [alice]\n", "access[0].role: \"arn:aws:iam::123456789012:user/alice\" is not an IAM role ARN"),
+        ("aws:\n  strategy: assume-role\naccess:\n  - role: arn:aws-cn:iam::123456789012:role/R\n    users: [alice]\n", "access[0].role:"),
+        ("aws:\n  strategy: assume-role\naccess:\n  - role: arn:aws:iam::123456789012:role/R\n", "access[0]: a rule needs users or groups"),
+        ("aws:\n  strategy: assume-role\naccess:\n  - role: arn:aws:iam::123456789012:role/R\n    users: alice\n", "access[0].users: must be a list"),
+        ("aws:\n  strategy: assume-role\naccess:\n  - role: arn:aws:iam::123456789012:role/R\n    user: [alice]\n", "access[0].user: unknown key"),
+        ("aws: [1, 2]\n", "aws: must be a mapping"),
+        ("aws:\n  strategy: assume-role\n  region: us-east-1\n  region: eu-west-1\n", "aws.region: appears twice"),
+        ("aws: {strategy: assume-role\n", "not valid YAML"),
+    ]
+
+    @Test(arguments: refusals)
+    func refusesWithThePathAndWhatIsAllowed(yaml: String, expected: String) {
+        do {
+            _ = try GatewayConfiguration.parse(yaml: yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch let error as ConfigError {
+            #expect("\(error)".contains(expected), "\(error)")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func durations() {
+        #expect(DurationText.seconds("900") == 900)
+        #expect(DurationText.seconds("30s") == 30)
+        #expect(DurationText.seconds("15m") == 900)
+        #expect(DurationText.seconds("1h30m") == 5400)
+        #expect(DurationText.seconds("12h") == 43200)
+        #expect(DurationText.seconds("h") == nil)
+        #expect(DurationText.seconds("5x") == nil)
+        #expect(DurationText.seconds("-5") == nil)
+        #expect(DurationText.seconds("") == nil)
+    }
+
+    @Test func firstMatchingRuleIsTheDefaultRole() throws {
+        let config = try GatewayConfiguration.parse(yaml: Self.example)
+        #expect(config.rules(for: "alice", groups: []).map(\.role) == ["arn:aws:iam::123456789012:role/ConsoleReadOnly"])
+        #expect(config.rules(for: "dave", groups: ["aws-admins", "staff"]).map(\.role) == [
+            "arn:aws:iam::123456789012:role/ConsoleReadOnly", "arn:aws:iam::123456789012:role/ConsoleAdmin",
+        ])
+        #expect(config.rules(for: "eve", groups: ["other"]).isEmpty)
+    }
+}

@@ -1,0 +1,63 @@
+# Starts and stops the local AWS stand-ins: moto_server (twice: one checks signatures) and the
+# federation-endpoint stand-in, each on a free loopback port. Source it, then call start_standins.
+#
+# Exports: CONSOLEGATE_TEST_MOTO_URL, CONSOLEGATE_TEST_AUTH_MOTO_URL, CONSOLEGATE_TEST_FEDERATION_URL,
+# CONSOLEGATE_TEST_FIXTURES (JSON from provision_standins.py), STANDINS_DIR.
+
+STANDIN_PIDS=()
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until a URL answers at all (any HTTP status), for at most 20 s.
+wait_for_url() {
+    local url=$1
+    for _ in $(seq 1 200); do
+        if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
+        sleep 0.1
+    done
+    echo "standins: $url did not come up" >&2
+    return 1
+}
+
+start_standins() {
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    STANDINS_DIR=$(mktemp -d /tmp/consolegate-standins.XXXXXX)
+    export STANDINS_DIR
+
+    local moto_port auth_port
+    moto_port=$(free_port)
+    moto_server -H 127.0.0.1 -p "$moto_port" >"$STANDINS_DIR/moto.log" 2>&1 &
+    STANDIN_PIDS+=($!)
+    auth_port=$(free_port)
+    moto_server -H 127.0.0.1 -p "$auth_port" >"$STANDINS_DIR/moto-auth.log" 2>&1 &
+    STANDIN_PIDS+=($!)
+    export CONSOLEGATE_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
+    export CONSOLEGATE_TEST_AUTH_MOTO_URL="http://127.0.0.1:$auth_port"
+    wait_for_url "$CONSOLEGATE_TEST_MOTO_URL/moto-api/"
+    wait_for_url "$CONSOLEGATE_TEST_AUTH_MOTO_URL/moto-api/"
+
+    python3 "$root/Tests/StandIns/federation_standin.py" --port 0 --moto-url "$CONSOLEGATE_TEST_MOTO_URL" \
+        --port-file "$STANDINS_DIR/federation.port" >"$STANDINS_DIR/federation.log" 2>&1 &
+    STANDIN_PIDS+=($!)
+    for _ in $(seq 1 200); do
+        [ -s "$STANDINS_DIR/federation.port" ] && break
+        sleep 0.1
+    done
+    [ -s "$STANDINS_DIR/federation.port" ] || { echo "standins: the federation stand-in did not start" >&2; cat "$STANDINS_DIR/federation.log" >&2; return 1; }
+    export CONSOLEGATE_TEST_FEDERATION_URL="http://127.0.0.1:$(cat "$STANDINS_DIR/federation.port")/federation"
+
+    export CONSOLEGATE_TEST_FIXTURES="$STANDINS_DIR/fixtures.json"
+    python3 "$root/scripts/provision_standins.py" --moto-url "$CONSOLEGATE_TEST_MOTO_URL" \
+        --auth-moto-url "$CONSOLEGATE_TEST_AUTH_MOTO_URL" >"$CONSOLEGATE_TEST_FIXTURES"
+}
+
+stop_standins() {
+    local pid
+    for pid in "${STANDIN_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${STANDIN_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    STANDIN_PIDS=()
+    [ -n "${STANDINS_DIR:-}" ] && rm -rf "$STANDINS_DIR"
+}
