@@ -22,6 +22,14 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "AWSSigV4", dependencies: ["CLibCrypto"]),
+        // libpam; only PAMAuth imports it.
+        .systemLibrary(
+            name: "CPAM",
+            pkgConfig: "pam",
+            providers: [.apt(["libpam0g-dev"])]
+        ),
+        .target(name: "CProcessSupport"),
+        .target(name: "PAMAuth", dependencies: ["CPAM", "CProcessSupport"]),
         .target(
             name: "GatewayConfig",
             dependencies: [.product(name: "Yams", package: "Yams")]
@@ -41,6 +49,7 @@ let package = Package(
             dependencies: [
                 "Authorization",
                 "Minting",
+                "PAMAuth",
                 "GatewayConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -48,6 +57,7 @@ let package = Package(
         ),
         .testTarget(name: "AWSSigV4Tests", dependencies: ["AWSSigV4"]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "PAMAuthTests", dependencies: ["PAMAuth"]),
         .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "GatewayConfig"]),
         .testTarget(
             name: "MintingTests",

@@ -1,0 +1,62 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs each PAM transaction in its own short-lived helper process (this binary's hidden `pam-helper`
+/// subcommand), as OpenSSH and Cockpit do: a module that hangs, crashes or leaks cannot hurt the caller.
+public struct PAMAuthenticator: Sendable {
+    public static let defaultTimeout: Duration = .seconds(30)
+    public static let helperSubcommand = "pam-helper"
+    /// Variables passed from the caller's own environment: pam_wrapper and nss_wrapper need them, and
+    /// a client's environment never reaches this list.
+    static let inheritedPrefixes = ["PAM_WRAPPER", "NSS_WRAPPER", "LD_PRELOAD", "UID_WRAPPER", "LDAP"]
+
+    public var helperExecutable: String
+    public var timeout: Duration
+    public var environment: [String: String]
+
+    /// `helperExecutable` defaults to the running binary itself.
+    public init(helperExecutable: String = "/proc/self/exe", timeout: Duration = defaultTimeout,
+                callerEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.helperExecutable = helperExecutable
+        self.timeout = timeout
+        self.environment = Self.helperEnvironment(from: callerEnvironment)
+        Self.ignoreSIGPIPE
+    }
+
+    /// A minimal environment: a fixed PATH and locale, plus the wrapper variables of the caller's own.
+    public static func helperEnvironment(from caller: [String: String]) -> [String: String] {
+        var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"]
+        for (name, value) in caller where inheritedPrefixes.contains(where: { name.hasPrefix($0) }) {
+            environment[name] = value
+        }
+        return environment
+    }
+
+    /// A helper that dies must not take the caller with it when the caller writes to its pipe.
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    /// Password (then one-time code, …) authentication. A secret over PAM's 512-byte limit is refused
+    /// before PAM sees it, rather than silently truncated by pam_unix.
+    public func authenticate(_ request: PAMRequest, secrets: [SecretBytes]) async -> PAMOutcome {
+        if secrets.contains(where: \.isTooLong) {
+            return .failure(.authenticationFailed, "a secret is longer than \(SecretBytes.maximumLength) bytes; refused before PAM")
+        }
+        return await run(request, responder: SecretsResponder(secrets: secrets))
+    }
+
+    /// Runs the transaction; PAM's fail delay after a failure is waited out here, without holding a thread.
+    public func run(_ request: PAMRequest, responder: any PAMConversationResponder) async -> PAMOutcome {
+        let outcome = await withCheckedContinuation { continuation in
+            // Blocking pipe I/O on a thread of its own, never on the cooperative pool.
+            let thread = Thread { continuation.resume(returning: HelperSession(authenticator: self, request: request, responder: responder).run()) }
+            thread.stackSize = 512 * 1024
+            thread.start()
+        }
+        if !outcome.succeeded, outcome.failDelay > .zero {
+            try? await Task.sleep(for: outcome.failDelay)
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Ends a helper and everything its modules started, including processes that left its process group
+/// (pam_exec, for one, calls setsid): stop the tree so it cannot grow, kill it, and wait until it is gone.
+enum ProcessTree {
+    static func terminate(root: pid_t) {
+        kill(root, SIGSTOP)
+        var stopped: Set<pid_t> = [root]
+        while true {
+            let found = descendants(of: root).subtracting(stopped)
+            if found.isEmpty { break }
+            for pid in found { kill(pid, SIGSTOP) }
+            stopped.formUnion(found)
+        }
+        for pid in stopped { kill(pid, SIGKILL) }
+        kill(-root, SIGKILL)
+        // The root is reaped by the caller; the others belong to init once the root is gone, so wait here
+        // (bounded) until none of them runs any more.
+        let others = stopped.subtracting([root])
+        let deadline = ContinuousClock.now + .seconds(2)
+        while others.contains(where: isRunning), ContinuousClock.now < deadline {
+            sched_yield()
+        }
+    }
+
+    static func descendants(of root: pid_t) -> Set<pid_t> {
+        var children: [pid_t: [pid_t]] = [:]
+        for (pid, parent) in parents() { children[parent, default: []].append(pid) }
+        var found: Set<pid_t> = []
+        var queue = children[root] ?? []
+        while let pid = queue.popLast() {
+            guard found.insert(pid).inserted else { continue }
+            queue.append(contentsOf: children[pid] ?? [])
+        }
+        return found
+    }
+
+    /// Every process's parent, from /proc/PID/stat.
+    private static func parents() -> [(pid_t, pid_t)] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var result: [(pid_t, pid_t)] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = pid_t(name), let fields = statFields(pid), fields.count > 1, let parent = pid_t(fields[1]) else { continue }
+            result.append((pid, parent))
+        }
+        return result
+    }
+
+    /// The fields after the command name: state, ppid, pgrp, …
+    private static func statFields(_ pid: pid_t) -> [Substring]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+
+    /// Alive and not yet a zombie.
+    private static func isRunning(_ pid: pid_t) -> Bool {
+        guard let state = statFields(pid)?.first else { return false }
+        return state != "Z" && state != "X"
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+
+@testable import PAMAuth
+
+/// Real libpam through pam_wrapper: pam_matrix for passwords, pam_oath for one-time codes, pam_exec for a
+/// module that hangs, all in the helper process the product uses.
+@Suite struct PAMAuthenticatorTests {
+    let fixture: PAMFixture
+
+    init() throws {
+        fixture = try PAMFixture()
+    }
+
+    func authenticate(_ user: String, _ secrets: [SecretBytes], service: String = "cgtest", timeout: Duration = .seconds(10)) async -> PAMOutcome {
+        await fixture.authenticator(timeout: timeout).authenticate(PAMRequest(service: service, user: user, remoteHost: "192.0.2.10", tty: "http"), secrets: secrets)
+    }
+
+    @Test func rightPasswordSucceeds() async {
+        let outcome = await authenticate("alice", PAMFixture.secrets("alice-secret"))
+        #expect(outcome.verdict == .success, "\(outcome.detail)")
+    }
+
+    @Test func wrongPasswordAndUnknownUserFailAlike() async {
+        let wrong = await authenticate("alice", PAMFixture.secrets("nope"))
+        let unknown = await authenticate("nobody", PAMFixture.secrets("nope"))
+        #expect(wrong.verdict == .authenticationFailed)
+        #expect(unknown.verdict == .authenticationFailed)
+        #expect(wrong.detail == unknown.detail)
+    }
+
+    @Test func accountPhaseRefusing() async {
+        // bob's password is right, but pam_matrix's account phase only admits him to another service.
+        let outcome = await authenticate("bob", PAMFixture.secrets("bob-secret"))
+        #expect(outcome.verdict == .accountRefused, "\(outcome.detail)")
+    }
+
+    @Test func accountOnlyModeSkipsAuthentication() async {
+        let authenticator = fixture.authenticator()
+        let alice = await authenticator.run(PAMRequest(service: "cgtest", user: "alice", mode: .account, tty: "ssh"), responder: SecretsResponder(secrets: []))
+        #expect(alice.verdict == .success, "\(alice.detail)")
+        let bob = await authenticator.run(PAMRequest(service: "cgtest", user: "bob", mode: .account, tty: "ssh"), responder: SecretsResponder(secrets: []))
+        #expect(bob.verdict == .accountRefused)
+    }
+
+    @Test func noAnswerFailsClosed() async {
+        let outcome = await authenticate("alice", [])
+        #expect(outcome.verdict == .authenticationFailed)
+    }
+
+    @Test func secretOverPAMLimitIsRefusedBeforePAM() async {
+        let long = String(repeating: "a", count: SecretBytes.maximumLength + 1)
+        try? fixture.service("cgtest", "auth required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)\naccount required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)")
+        let outcome = await authenticate("alice", PAMFixture.secrets(long))
+        #expect(outcome.verdict == .authenticationFailed)
+        #expect(outcome.detail.contains("refused before PAM"))
+    }
+
+    @Test func stackNamingAMissingModuleFails() async throws {
+        try fixture.service("broken", "auth required /nonexistent/pam_consolegate_missing.so\naccount required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)")
+        let outcome = await authenticate("alice", PAMFixture.secrets("alice-secret"), service: "broken")
+        #expect(outcome.verdict == .authenticationFailed, "\(outcome.detail)")
+    }
+
+    @Test func failDelayIsReportedAndWaitedOut() async throws {
+        try fixture.service("delayed", """
+        auth    optional \(PAMFixture.modules)/pam_faildelay.so delay=700000
+        auth    required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+        account required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+        """)
+        let started = ContinuousClock.now
+        let outcome = await authenticate("alice", PAMFixture.secrets("wrong"), service: "delayed")
+        #expect(outcome.verdict == .authenticationFailed)
+        // Linux-PAM randomizes the delay by up to a quarter either way.
+        #expect(outcome.failDelay >= .microseconds(525_000) && outcome.failDelay <= .microseconds(875_000), "\(outcome.failDelay)")
+        #expect(ContinuousClock.now - started >= outcome.failDelay)
+    }
+
+    @Test func passwordThenTOTPThroughPamOath() async throws {
+        let secretHex = "3132333435363738393031323334353637383930"
+        let oathDirectory = fixture.directory.appendingPathComponent("oath")
+        try FileManager.default.createDirectory(at: oathDirectory, withIntermediateDirectories: true)
+        let usersFile = oathDirectory.appendingPathComponent("users.oath")
+        try "HOTP/T30/6 alice - \(secretHex)\n".write(to: usersFile, atomically: true, encoding: .utf8)
+        try fixture.service("otp", """
+        auth    requisite \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+        auth    required \(PAMFixture.modules)/pam_oath.so usersfile=\(usersFile.path) window=2 digits=6
+        account required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+        """)
+        try fixture.service("cgtest-otp-passdb", "")
+        // pam_matrix checks the service name in the passdb during the account phase.
+        try "alice:alice-secret:otp\n".write(to: fixture.passdb, atomically: true, encoding: .utf8)
+        let code = try oathtool(secretHex)
+        let first = await authenticate("alice", PAMFixture.secrets("alice-secret", code), service: "otp")
+        #expect(first.verdict == .success, "\(first.detail)")
+        let replay = await authenticate("alice", PAMFixture.secrets("alice-secret", code), service: "otp")
+        #expect(replay.verdict == .authenticationFailed, "a used code must not work twice")
+        let wrongCode = await authenticate("alice", PAMFixture.secrets("alice-secret", "000000" == code ? "111111" : "000000"), service: "otp")
+        #expect(wrongCode.verdict == .authenticationFailed)
+    }
+
+    func oathtool(_ secretHex: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
+        process.arguments = ["--totp", secretHex]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func helperThatDiesIsAFailure() async {
+        let outcome = await PAMAuthenticator(helperExecutable: "/bin/true", callerEnvironment: [:])
+            .authenticate(PAMRequest(service: "cgtest", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
+        #expect(outcome.verdict == .helperFailed)
+    }
+
+    @Test func helperThatSpeaksNonsenseIsAFailure() async {
+        let outcome = await PAMAuthenticator(helperExecutable: "/bin/echo", callerEnvironment: [:])
+            .authenticate(PAMRequest(service: "cgtest", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
+        #expect(outcome.verdict == .helperFailed)
+    }
+
+    @Test func helperEnvironmentIsMinimal() {
+        let environment = PAMAuthenticator.helperEnvironment(from: fixture.callerEnvironment)
+        #expect(environment["PAM_WRAPPER"] == "1")
+        #expect(environment["LD_PRELOAD"] == "libpam_wrapper.so")
+        #expect(environment["SOMETHING_PRIVATE"] == nil)
+        #expect(environment["HOME"] == nil)
+        #expect(environment["PATH"] != nil)
+    }
+}
+
+/// Nothing is left behind: no process, no descriptor. Counting them needs a quiet process, so
+/// scripts/test.sh runs these suites on their own (`--filter LeakTests`).
+@Suite(.serialized) struct PAMLeakTests {
+    @Test func hangingModuleIsKilledAtTheDeadline() async throws {
+        let fixture = try PAMFixture()
+        defer { fixture.remove() }
+        let marker = "\(Int.random(in: 100_000...999_999))"
+        try fixture.service("hang", """
+        auth    required \(PAMFixture.modules)/pam_exec.so /bin/sleep \(marker)
+        account required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+        """)
+        let started = ContinuousClock.now
+        let outcome = await fixture.authenticator(timeout: .seconds(2)).authenticate(PAMRequest(service: "hang", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
+        let elapsed = ContinuousClock.now - started
+        #expect(outcome.verdict == .helperFailed)
+        #expect(outcome.detail.contains("killed"))
+        #expect(elapsed < .seconds(3))
+        #expect(ProcessCensus.running(marker: "sleep \(marker)").isEmpty, "pam_exec's sleep survived")
+        #expect(ProcessCensus.helpers().isEmpty)
+    }
+
+    @Test func fiftyConcurrentAuthentications() async throws {
+        let users = (0..<50).map { ("user\($0)", "pw-\($0)", "cgtest") }
+        let fixture = try PAMFixture(users: users)
+        defer { fixture.remove() }
+        let authenticator = fixture.authenticator(timeout: .seconds(30))
+        let descriptorsBefore = ProcessCensus.openDescriptors()
+        let results = await withTaskGroup(of: (Int, PAMOutcome.Verdict).self) { group in
+            for index in 0..<50 {
+                // Every third one uses a wrong password.
+                let password = index % 3 == 0 ? "wrong" : "pw-\(index)"
+                group.addTask {
+                    (index, await authenticator.authenticate(PAMRequest(service: "cgtest", user: "user\(index)"), secrets: PAMFixture.secrets(password)).verdict)
+                }
+            }
+            return await group.reduce(into: [Int: PAMOutcome.Verdict]()) { $0[$1.0] = $1.1 }
+        }
+        for index in 0..<50 {
+            #expect(results[index] == (index % 3 == 0 ? .authenticationFailed : .success), "user\(index)")
+        }
+        #expect(ProcessCensus.openDescriptors() == descriptorsBefore)
+        #expect(ProcessCensus.helpers().isEmpty)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import PAMAuth
+
+/// A throwaway PAM world under pam_wrapper: service files and a pam_matrix password database in a temporary
+/// directory, so tests need no changes to /etc/pam.d.
+struct PAMFixture {
+    static let matrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
+    static let modules = "/lib/x86_64-linux-gnu/security"
+
+    let directory: URL
+
+    /// `users`: name, password, and the service pam_matrix's account phase accepts them for.
+    init(users: [(String, String, String)] = [("alice", "alice-secret", "cgtest"), ("bob", "bob-secret", "another-service")]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-pam-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("services"), withIntermediateDirectories: true)
+        try users.map { "\($0.0):\($0.1):\($0.2)\n" }.joined().write(to: passdb, atomically: true, encoding: .utf8)
+        try service("other", "auth required \(Self.modules)/pam_deny.so\naccount required \(Self.modules)/pam_deny.so\n")
+        try service("cgtest", """
+        auth    required \(Self.matrix) passdb=\(passdb.path)
+        account required \(Self.matrix) passdb=\(passdb.path)
+        """)
+    }
+
+    var passdb: URL { directory.appendingPathComponent("passdb") }
+
+    func service(_ name: String, _ text: String) throws {
+        try (text + "\n").write(to: directory.appendingPathComponent("services/\(name)"), atomically: true, encoding: .utf8)
+    }
+
+    /// What a caller running under pam_wrapper has in its environment.
+    var callerEnvironment: [String: String] {
+        ["LD_PRELOAD": "libpam_wrapper.so", "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": directory.appendingPathComponent("services").path,
+         "HOME": "/root", "SOMETHING_PRIVATE": "must not reach the helper"]
+    }
+
+    static var helper: String {
+        if let path = ProcessInfo.processInfo.environment["CONSOLEGATE_BIN"] { return path }
+        return Bundle.main.bundleURL.appendingPathComponent("consolegate").path
+    }
+
+    func authenticator(timeout: Duration = .seconds(10)) -> PAMAuthenticator {
+        PAMAuthenticator(helperExecutable: Self.helper, timeout: timeout, callerEnvironment: callerEnvironment)
+    }
+
+    static func secrets(_ values: String...) -> [SecretBytes] {
+        values.map { SecretBytes(copying: Array($0.utf8)) }
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// What this process has open and which children it has, to find leaks.
+enum ProcessCensus {
+    static func openDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
+
+    /// PAM helpers this process started that are still there (zombies included: they are leaks too).
+    static func helpers() -> [String] {
+        processes { pid, stat in
+            let fields = stat.fields
+            return fields.count > 1 && Int32(fields[1]) == getpid() && stat.command.contains("consolegate")
+        }
+    }
+
+    /// Live (not zombie) processes whose command line contains `marker`.
+    static func running(marker: String) -> [String] {
+        processes { pid, stat in
+            guard stat.fields.first != "Z" else { return false }
+            let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+            return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(marker)
+        }
+    }
+
+    struct Stat {
+        var command: Substring
+        var fields: [Substring]
+    }
+
+    private static func processes(where matches: (String, Stat) -> Bool) -> [String] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid in
+            guard Int32(pid) != nil, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
+            let stat = Stat(command: text[text.index(after: open)..<close], fields: text[text.index(after: close)...].split(separator: " "))
+            return matches(pid, stat) ? "\(pid): \(text.prefix(60))" : nil
+        }
+    }
+}

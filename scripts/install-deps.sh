@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system and Python packages ConsoleGate's build, demo and tests need on Debian 12.
+# Needs root (CI, or `sudo scripts/install-deps.sh`); does nothing when everything is present.
+set -euo pipefail
+
+APT_PACKAGES=(
+    pkg-config curl libssl-dev libpam0g-dev           # build
+    libpam-wrapper libnss-wrapper pamtester            # PAM without touching /etc (tests, demo)
+    libpam-oath oathtool                               # one-time codes
+)
+PYTHON_PACKAGES=('moto[server]' boto3 botocore)
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+if ! python3 -c 'import moto.server, boto3, botocore' 2>/dev/null || ! command -v moto_server >/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
+fi
