@@ -31,22 +31,13 @@ BIN="$PWD/.build/release/consolegate"
 
 echo "== starting the AWS stand-ins (moto_server, federation endpoint)"
 start_standins
-fixture() { python3 -c "import json,sys; print(json.load(open('$CONSOLEGATE_TEST_FIXTURES'))$1)"; }
-POOL_ID=$(fixture "['identity_pool_id']")
 PROVIDER=$(fixture "['developer_provider']")
+POOL_ID=$(fixture "['identity_pool_id']")
 ROLE=$(fixture "['roles']['ConsoleReadOnly']")
 
 CONFIG="$STANDINS_DIR/consolegate.yaml"
-cat >"$CONFIG" <<YAML
-aws:
-  region: us-east-1
-  strategy: cognito-developer
-  cognito:
-    identity_pool_id: $POOL_ID
-    developer_provider: $PROVIDER
-  session_duration: 1h
-  signin_endpoint: $CONSOLEGATE_TEST_FEDERATION_URL
-  issuer: https://consolegate.example.org/
+write_standin_aws_config "$CONFIG"
+cat >>"$CONFIG" <<YAML
 access:
   - role: $ROLE
     users: [alice]

@@ -15,19 +15,10 @@ BIN="$PWD/.build/release/consolegate"
 
 echo "== starting the AWS stand-ins (moto_server, federation endpoint)"
 start_standins
-fixture() { python3 -c "import json,sys; print(json.load(open('$CONSOLEGATE_TEST_FIXTURES'))$1)"; }
 
 CONFIG="$STANDINS_DIR/consolegate.yaml"
-cat >"$CONFIG" <<YAML
-aws:
-  region: us-east-1
-  strategy: cognito-developer
-  cognito:
-    identity_pool_id: $(fixture "['identity_pool_id']")
-    developer_provider: $(fixture "['developer_provider']")
-  session_duration: 1h
-  signin_endpoint: $CONSOLEGATE_TEST_FEDERATION_URL
-  issuer: https://consolegate.example.org/
+write_standin_aws_config "$CONFIG"
+cat >>"$CONFIG" <<YAML
 access:
   - role: $(fixture "['roles']['ConsoleAdmin']")
     users: [carol]
@@ -44,11 +35,12 @@ printf 'alice:alice-demo-pw:consolegate\ncarol:carol-demo-pw:consolegate\n' >"$P
 MATRIX=/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so
 printf 'auth required %s passdb=%s\naccount required %s passdb=%s\n' "$MATRIX" "$PAMDIR/passdb" "$MATRIX" "$PAMDIR/passdb" \
     >"$PAMDIR/services/consolegate"
-export LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAMDIR/services"
+# Only ConsoleGate gets pam_wrapper; it passes these variables on to its PAM helper.
+PAM_WRAPPER_ENV=(LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAMDIR/services")
 
 login() {  # user password: PAM first, and only then a URL
     local user=$1 password=$2; shift 2
-    if printf '%s\n' "$password" | "$BIN" authenticate --service consolegate --user "$user" --password-stdin; then
+    if printf '%s\n' "$password" | env "${PAM_WRAPPER_ENV[@]}" "$BIN" authenticate --service consolegate --user "$user" --password-stdin; then
         "$BIN" mint --config "$CONFIG" --user "$user" "$@"
     else
         echo "(no URL for $user)"

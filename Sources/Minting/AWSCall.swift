@@ -67,6 +67,31 @@ struct AWSCall: Sendable {
     }
 }
 
+/// What every AWS protocol client holds: where the service is, how to sign for it, and with what.
+struct AWSService: Sendable {
+    let call: AWSCall
+    let endpoint: URL
+    let signer: SigV4Signer
+    let credentials: (any CredentialProvider)?
+
+    init(name: String, endpoint: URL, region: String, transport: any HTTPTransport, retry: RetryPolicy, timeout: Duration, credentials: (any CredentialProvider)?) {
+        self.call = AWSCall(transport: transport, retry: retry, timeout: timeout)
+        self.endpoint = endpoint
+        self.signer = SigV4Signer(region: region, service: name)
+        self.credentials = credentials
+    }
+
+    /// POSTs one operation, signed with the broker's credentials when `signed`.
+    func post(
+        operation: String, headers: [(name: String, value: String)], body: [UInt8], signed: Bool,
+        parseError: @escaping @Sendable (HTTPResponse) -> (code: String, message: String)?
+    ) async throws -> HTTPResponse {
+        let request = HTTPRequest(method: "POST", url: endpoint, headers: headers, body: body, timeout: call.timeout)
+        return try await call.perform(operation: operation, request: request, signer: signed ? signer : nil,
+                                      credentials: signed ? credentials : nil, parseError: parseError)
+    }
+}
+
 /// Form encoding as AWS Query APIs and the federation endpoint expect it (`application/x-www-form-urlencoded`).
 enum FormEncoding {
     static func encode(_ parameters: [(String, String)]) -> String {

@@ -3,16 +3,10 @@ import Foundation
 
 /// Amazon Cognito Identity over JSON 1.1 (`X-Amz-Target: AWSCognitoIdentityService.<Operation>`).
 public struct CognitoIdentityClient: Sendable {
-    let call: AWSCall
-    let endpoint: URL
-    let signer: SigV4Signer
-    let credentials: (any CredentialProvider)?
+    let service: AWSService
 
     public init(endpoint: URL, region: String, transport: any HTTPTransport, retry: RetryPolicy, timeout: Duration, credentials: (any CredentialProvider)?) {
-        self.call = AWSCall(transport: transport, retry: retry, timeout: timeout)
-        self.endpoint = endpoint
-        self.signer = SigV4Signer(region: region, service: "cognito-identity")
-        self.credentials = credentials
+        service = AWSService(name: "cognito-identity", endpoint: endpoint, region: region, transport: transport, retry: retry, timeout: timeout, credentials: credentials)
     }
 
     /// Unsigned: the classic flow's first step for unauthenticated identities.
@@ -40,15 +34,10 @@ public struct CognitoIdentityClient: Sendable {
 
     private func perform(operation: String, body: [String: Any], signed: Bool) async throws -> [String: Any] {
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
-        let request = HTTPRequest(
-            method: "POST", url: endpoint,
+        let response = try await service.post(
+            operation: operation,
             headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "AWSCognitoIdentityService.\(operation)")],
-            body: Array(data), timeout: call.timeout
-        )
-        let response = try await call.perform(
-            operation: operation, request: request,
-            signer: signed ? signer : nil, credentials: signed ? credentials : nil,
-            parseError: Self.parseError
+            body: Array(data), signed: signed, parseError: Self.parseError
         )
         guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
             throw MintingError.malformedResponse(operation: operation, detail: "the answer is not a JSON object")

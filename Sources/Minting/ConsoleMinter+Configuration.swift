@@ -15,9 +15,7 @@ extension ConsoleMinter {
                 throw MintingError.invalidRequest("aws.cognito is required for strategy \(aws.strategy.rawValue)")
             }
             let cognito = CognitoIdentityClient(endpoint: endpoints.cognitoIdentity, region: aws.region, transport: transport, retry: retry, timeout: timeout, credentials: broker)
-            strategy = aws.strategy == .cognitoDeveloper
-                ? CognitoDeveloperStrategy(cognito: cognito, sts: sts, settings: settings)
-                : CognitoUnauthenticatedStrategy(cognito: cognito, sts: sts, settings: settings)
+            strategy = CognitoStrategy(cognito: cognito, sts: sts, settings: settings, flow: aws.strategy == .cognitoDeveloper ? .developer : .unauthenticated)
         case .assumeRole:
             strategy = AssumeRoleStrategy(sts: sts, brokerCredentials: broker, tags: aws.sessionTags)
         case .federationToken:

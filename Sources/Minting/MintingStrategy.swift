@@ -28,52 +28,46 @@ public protocol MintingStrategy: Sendable {
     func session(user: String, roleArn: String, durationSeconds: Int) async throws -> RoleSession
 }
 
-/// `cognito-developer`: GetOpenIdTokenForDeveloperIdentity (a stable identity per user) → AssumeRoleWithWebIdentity.
-public struct CognitoDeveloperStrategy: MintingStrategy {
+/// The two Cognito strategies: an OpenID token from the identity pool, then AssumeRoleWithWebIdentity
+/// (the basic flow, so the session name is the user's and not `CognitoIdentityCredentials`).
+public struct CognitoStrategy: MintingStrategy {
+    public enum Flow: Sendable {
+        /// `cognito-developer`: GetOpenIdTokenForDeveloperIdentity gives each user a stable identity.
+        case developer
+        /// `cognito-unauthenticated`: the classic flow, GetId → GetOpenIdToken, with no AWS credentials.
+        case unauthenticated
+    }
+
     let cognito: CognitoIdentityClient
     let sts: STSClient
     let settings: CognitoSettings
+    let flow: Flow
 
-    public init(cognito: CognitoIdentityClient, sts: STSClient, settings: CognitoSettings) {
+    public init(cognito: CognitoIdentityClient, sts: STSClient, settings: CognitoSettings, flow: Flow) {
         self.cognito = cognito
         self.sts = sts
         self.settings = settings
+        self.flow = flow
     }
 
     public func session(user: String, roleArn: String, durationSeconds: Int) async throws -> RoleSession {
-        guard let provider = settings.developerProvider else {
-            throw MintingError.invalidRequest("aws.cognito.developer_provider is required for strategy cognito-developer")
+        let token: String
+        switch flow {
+        case .developer:
+            guard let provider = settings.developerProvider else {
+                throw MintingError.invalidRequest("aws.cognito.developer_provider is required for strategy cognito-developer")
+            }
+            token = try await cognito.getOpenIdTokenForDeveloperIdentity(
+                identityPoolId: settings.identityPoolId, logins: [provider: user], tokenDuration: settings.tokenDuration
+            ).token
+        case .unauthenticated:
+            let identityId = try await cognito.getId(identityPoolId: settings.identityPoolId, accountId: settings.accountId)
+            token = try await cognito.getOpenIdToken(identityId: identityId)
         }
-        let token = try await cognito.getOpenIdTokenForDeveloperIdentity(
-            identityPoolId: settings.identityPoolId, logins: [provider: user], tokenDuration: settings.tokenDuration
-        ).token
-        return try await assumeWithWebIdentity(sts: sts, user: user, roleArn: roleArn, token: token, durationSeconds: durationSeconds)
+        let sessionName = SessionName.encode(user)
+        let session = try await sts.assumeRoleWithWebIdentity(roleArn: roleArn, sessionName: sessionName, webIdentityToken: token, durationSeconds: durationSeconds)
+        return RoleSession(credentials: session.credentials, principalArn: session.principalArn, roleArn: roleArn, sessionName: sessionName, kind: .assumedRole)
     }
-}
-
-/// `cognito-unauthenticated`: the classic flow, GetId → GetOpenIdToken → AssumeRoleWithWebIdentity.
-public struct CognitoUnauthenticatedStrategy: MintingStrategy {
-    let cognito: CognitoIdentityClient
-    let sts: STSClient
-    let settings: CognitoSettings
-
-    public init(cognito: CognitoIdentityClient, sts: STSClient, settings: CognitoSettings) {
-        self.cognito = cognito
-        self.sts = sts
-        self.settings = settings
-    }
-
-    public func session(user: String, roleArn: String, durationSeconds: Int) async throws -> RoleSession {
-        let identityId = try await cognito.getId(identityPoolId: settings.identityPoolId, accountId: settings.accountId)
-        let token = try await cognito.getOpenIdToken(identityId: identityId)
-        return try await assumeWithWebIdentity(sts: sts, user: user, roleArn: roleArn, token: token, durationSeconds: durationSeconds)
-    }
-}
-
-private func assumeWithWebIdentity(sts: STSClient, user: String, roleArn: String, token: String, durationSeconds: Int) async throws -> RoleSession {
-    let sessionName = SessionName.encode(user)
-    let session = try await sts.assumeRoleWithWebIdentity(roleArn: roleArn, sessionName: sessionName, webIdentityToken: token, durationSeconds: durationSeconds)
-    return RoleSession(credentials: session.credentials, principalArn: session.principalArn, roleArn: roleArn, sessionName: sessionName, kind: .assumedRole)
 }
 
 /// `assume-role`: AssumeRole with the broker's credentials, SourceIdentity = the user, plus session tags.

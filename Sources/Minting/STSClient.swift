@@ -5,16 +5,10 @@ import Foundation
 public struct STSClient: Sendable {
     static let version = "2011-06-15"
 
-    let call: AWSCall
-    let endpoint: URL
-    let signer: SigV4Signer
-    let credentials: (any CredentialProvider)?
+    let service: AWSService
 
     public init(endpoint: URL, region: String, transport: any HTTPTransport, retry: RetryPolicy, timeout: Duration, credentials: (any CredentialProvider)?) {
-        self.call = AWSCall(transport: transport, retry: retry, timeout: timeout)
-        self.endpoint = endpoint
-        self.signer = SigV4Signer(region: region, service: "sts")
-        self.credentials = credentials
+        service = AWSService(name: "sts", endpoint: endpoint, region: region, transport: transport, retry: retry, timeout: timeout, credentials: credentials)
     }
 
     /// Temporary credentials and who they belong to, as STS reports it.
@@ -74,15 +68,9 @@ public struct STSClient: Sendable {
 
     private func perform(operation: String, parameters: [(String, String)], signed: Bool) async throws -> XMLFields {
         let body = FormEncoding.encode([("Action", operation), ("Version", Self.version)] + parameters)
-        let request = HTTPRequest(
-            method: "POST", url: endpoint,
-            headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
-            body: Array(body.utf8), timeout: call.timeout
-        )
-        let response = try await call.perform(
-            operation: operation, request: request,
-            signer: signed ? signer : nil, credentials: signed ? credentials : nil,
-            parseError: Self.parseError
+        let response = try await service.post(
+            operation: operation, headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+            body: Array(body.utf8), signed: signed, parseError: Self.parseError
         )
         guard let fields = XMLFields(response.body) else {
             throw MintingError.malformedResponse(operation: operation, detail: "the answer is not XML")

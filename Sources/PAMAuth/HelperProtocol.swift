@@ -53,6 +53,22 @@ struct FrameChannel {
         return (type, try readExactly(length, deadline: deadline))
     }
 
+    /// Waits until the other side has closed the pipe (the helper exited), or the deadline.
+    func awaitClose(deadline: ContinuousClock.Instant) -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 64)
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return false }
+            var descriptor = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1))
+            if ready < 0, errno != EINTR { return false }
+            guard ready > 0 else { continue }
+            let got = read(readFD, &scratch, scratch.count)
+            if got == 0 { return true }
+            if got < 0, errno != EINTR, errno != EAGAIN { return false }
+        }
+    }
+
     private func writeAll(_ buffer: UnsafeBufferPointer<UInt8>) throws {
         var offset = 0
         while offset < buffer.count {

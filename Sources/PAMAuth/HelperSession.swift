@@ -27,16 +27,22 @@ struct HelperSession {
             if case .failure(let reason) = spawned { return .failure(.helperFailed, reason) }
             return .failure(.helperFailed, "spawn failed")
         }
-        let outcome = converse(over: FrameChannel(readFD: fromHelper[0], writeFD: toHelper[1]))
-        // Whatever a module started goes with the helper, finished or not.
-        ProcessTree.terminate(root: pid)
+        let channel = FrameChannel(readFD: fromHelper[0], writeFD: toHelper[1])
+        let deadline = ContinuousClock.now + authenticator.timeout
+        let outcome = converse(over: channel, deadline: deadline)
+        // A helper that answered exits by itself (letting its modules clean up); one that did not, or does
+        // not exit in time, is killed with everything its modules started.
+        if !(outcome.answered && channel.awaitClose(deadline: deadline)) {
+            ProcessTree.terminate(root: pid)
+        }
+        kill(-pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return outcome
+        return outcome.outcome
     }
 
-    private func converse(over channel: FrameChannel) -> PAMOutcome {
-        let deadline = ContinuousClock.now + authenticator.timeout
+    /// `answered`: the helper sent its result (as opposed to dying, hanging or breaking the protocol).
+    private func converse(over channel: FrameChannel, deadline: ContinuousClock.Instant) -> (outcome: PAMOutcome, answered: Bool) {
         var messages: [PAMMessage] = []
         do {
             let start = try JSONEncoder().encode(request)
@@ -46,7 +52,7 @@ struct HelperSession {
                 switch type {
                 case .prompt, .message:
                     guard let style = payload.first.flatMap(PAMMessageStyle.init(rawValue:)) else {
-                        return .failure(.helperFailed, "protocol error: a message without a style", messages: messages)
+                        return (.failure(.helperFailed, "protocol error: a message without a style", messages: messages), false)
                     }
                     let message = PAMMessage(style: style, text: String(decoding: payload.dropFirst(), as: UTF8.self))
                     guard type == .prompt else {
@@ -60,19 +66,19 @@ struct HelperSession {
                     }
                 case .result:
                     guard let result = try? JSONDecoder().decode(HelperResult.self, from: Data(payload)) else {
-                        return .failure(.helperFailed, "protocol error: unreadable result", messages: messages)
+                        return (.failure(.helperFailed, "protocol error: unreadable result", messages: messages), false)
                     }
-                    return Self.outcome(result, messages: messages)
+                    return (Self.outcome(result, messages: messages), true)
                 case .start, .answer, .noAnswer:
-                    return .failure(.helperFailed, "protocol error: unexpected frame from the helper", messages: messages)
+                    return (.failure(.helperFailed, "protocol error: unexpected frame from the helper", messages: messages), false)
                 }
             }
         } catch FrameError.timedOut {
-            return .failure(.helperFailed, "the PAM helper did not finish within \(authenticator.timeout) and was killed", messages: messages)
+            return (.failure(.helperFailed, "the PAM helper did not finish within \(authenticator.timeout) and was killed", messages: messages), false)
         } catch FrameError.closed {
-            return .failure(.helperFailed, "the PAM helper exited without a result", messages: messages)
+            return (.failure(.helperFailed, "the PAM helper exited without a result", messages: messages), false)
         } catch {
-            return .failure(.helperFailed, "protocol error: \(error)", messages: messages)
+            return (.failure(.helperFailed, "protocol error: \(error)", messages: messages), false)
         }
     }
 

@@ -16,6 +16,8 @@ public enum PAMHelper {
         else { return 2 }
         Transaction.channel = channel
         let result = Transaction.run(request)
+        // Nothing a module started outlives the transaction; the helper itself then exits normally.
+        ProcessTree.killDescendants(of: getpid())
         guard let encoded = try? JSONEncoder().encode(result), (try? channel.send(.result, Array(encoded))) != nil else { return 3 }
         return 0
     }

@@ -6,22 +6,39 @@ import Glibc
 /// Ends a helper and everything its modules started, including processes that left its process group
 /// (pam_exec, for one, calls setsid): stop the tree so it cannot grow, kill it, and wait until it is gone.
 enum ProcessTree {
+    /// Stops and kills `root` and all its descendants.
     static func terminate(root: pid_t) {
         kill(root, SIGSTOP)
-        var stopped: Set<pid_t> = [root]
-        while true {
-            let found = descendants(of: root).subtracting(stopped)
-            if found.isEmpty { break }
-            for pid in found { kill(pid, SIGSTOP) }
-            stopped.formUnion(found)
-        }
+        let stopped = stopDescendants(of: root)
         for pid in stopped { kill(pid, SIGKILL) }
+        kill(root, SIGKILL)
         kill(-root, SIGKILL)
         // The root is reaped by the caller; the others belong to init once the root is gone, so wait here
         // (bounded) until none of them runs any more.
-        let others = stopped.subtracting([root])
+        awaitEnd(of: stopped)
+    }
+
+    /// Kills everything below `root` (used by the helper on itself before it exits).
+    static func killDescendants(of root: pid_t) {
+        let stopped = stopDescendants(of: root)
+        for pid in stopped { kill(pid, SIGKILL) }
+        awaitEnd(of: stopped)
+    }
+
+    /// Stops descendants until no new ones appear: a stopped process cannot fork.
+    private static func stopDescendants(of root: pid_t) -> Set<pid_t> {
+        var stopped: Set<pid_t> = []
+        while true {
+            let found = descendants(of: root).subtracting(stopped)
+            if found.isEmpty { return stopped }
+            for pid in found { kill(pid, SIGSTOP) }
+            stopped.formUnion(found)
+        }
+    }
+
+    private static func awaitEnd(of pids: Set<pid_t>) {
         let deadline = ContinuousClock.now + .seconds(2)
-        while others.contains(where: isRunning), ContinuousClock.now < deadline {
+        while pids.contains(where: isRunning), ContinuousClock.now < deadline {
             sched_yield()
         }
     }

@@ -53,8 +53,13 @@ struct PAMFixture {
 
 /// What this process has open and which children it has, to find leaks.
 enum ProcessCensus {
-    static func openDescriptors() -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    /// Open descriptors and what they are (`pipe:[…]`, `socket:[…]`, a path).
+    static func openDescriptors() -> [String: String] {
+        let numbers = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        // The listing's own descriptor is gone by the time its link is read.
+        return Dictionary(uniqueKeysWithValues: numbers.compactMap { number in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(number)")).map { (number, $0) }
+        })
     }
 
     /// PAM helpers this process started that are still there (zombies included: they are leaks too).

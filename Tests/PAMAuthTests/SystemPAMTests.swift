@@ -3,13 +3,33 @@ import Testing
 
 @testable import PAMAuth
 
-/// The real pam_unix through the shipped pam/consolegate service file, with a throwaway user that the test
-/// creates and removes. pam_unix checks another user's password only as root, so this needs root (CI is).
-@Suite(.serialized, .enabled(if: getuid() == 0, "pam_unix verifies other users' passwords only as root"))
-struct SystemPAMTests {
-    let user = "cgtest\(Int.random(in: 10_000...99_999))"
-    let password = "Unix-pw-\(UUID().uuidString.prefix(8))"
+/// Throwaway local users and the shipped pam/consolegate service installed under a unique name, for tests
+/// of the real pam_unix (which verifies other users' passwords only as root). Removed by `remove()`.
+struct SystemPAMFixture {
     let service = "consolegate-unix-test-\(Int.random(in: 10_000...99_999))"
+    let users: [(name: String, password: String)]
+
+    init(userCount: Int) throws {
+        let prefix = "cgt\(Int.random(in: 10_000...99_999))"
+        users = (0..<userCount).map { ("\(prefix)u\($0)", "Unix-pw-\($0)-\(UUID().uuidString.prefix(8))") }
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../pam/consolegate").standardized
+        try FileManager.default.copyItem(atPath: shipped.path, toPath: "/etc/pam.d/\(service)")
+        for user in users {
+            try Self.run("/usr/sbin/useradd", ["-M", "-s", "/usr/sbin/nologin", user.name])
+        }
+        try Self.run("/usr/sbin/chpasswd", [], input: users.map { "\($0.name):\($0.password)\n" }.joined())
+    }
+
+    func remove() {
+        for user in users { try? Self.run("/usr/sbin/userdel", [user.name]) }
+        try? FileManager.default.removeItem(atPath: "/etc/pam.d/\(service)")
+    }
+
+    /// No pam_wrapper: the real libpam reads /etc/pam.d.
+    func authenticate(_ user: String, _ secret: String) async -> PAMOutcome {
+        await PAMAuthenticator(helperExecutable: PAMFixture.helper, timeout: .seconds(20), callerEnvironment: [:])
+            .authenticate(PAMRequest(service: service, user: user, remoteHost: "198.51.100.7", tty: "http"), secrets: PAMFixture.secrets(secret))
+    }
 
     static func run(_ command: String, _ arguments: [String], input: String? = nil) throws {
         let process = Process()
@@ -25,37 +45,29 @@ struct SystemPAMTests {
             throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(command) \(arguments) exited \(process.terminationStatus)"])
         }
     }
+}
 
-    func authenticate(_ secret: String) async -> PAMOutcome {
-        // No pam_wrapper: the real libpam reads /etc/pam.d.
-        await PAMAuthenticator(helperExecutable: PAMFixture.helper, timeout: .seconds(20), callerEnvironment: [:])
-            .authenticate(PAMRequest(service: service, user: user, remoteHost: "198.51.100.7", tty: "http"), secrets: PAMFixture.secrets(secret))
-    }
-
+/// The real pam_unix through the shipped pam/consolegate service file, with a throwaway user.
+@Suite(.serialized, .enabled(if: getuid() == 0, "pam_unix verifies other users' passwords only as root"))
+struct SystemPAMTests {
     @Test func passwordAgingAndExpiry() async throws {
-        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../pam/consolegate").standardized
-        let installed = "/etc/pam.d/\(service)"
-        try FileManager.default.copyItem(atPath: shipped.path, toPath: installed)
-        try Self.run("/usr/sbin/useradd", ["-M", "-s", "/usr/sbin/nologin", user])
-        defer {
-            try? Self.run("/usr/sbin/userdel", [user])
-            try? FileManager.default.removeItem(atPath: installed)
-        }
-        try Self.run("/usr/sbin/chpasswd", [], input: "\(user):\(password)\n")
+        let fixture = try SystemPAMFixture(userCount: 1)
+        defer { fixture.remove() }
+        let (user, password) = fixture.users[0]
 
-        let success = await authenticate(password)
+        let success = await fixture.authenticate(user, password)
         #expect(success.verdict == .success, "\(success.detail)")
-        let wrong = await authenticate("not-the-password")
+        let wrong = await fixture.authenticate(user, "not-the-password")
         #expect(wrong.verdict == .authenticationFailed)
         // pam_unix asks for a delay after a failure; it is reported, not slept in the helper.
         #expect(wrong.failDelay > .zero)
 
-        try Self.run("/usr/bin/chage", ["-E", "0", user])
-        let expired = await authenticate(password)
+        try SystemPAMFixture.run("/usr/bin/chage", ["-E", "0", user])
+        let expired = await fixture.authenticate(user, password)
         #expect(expired.verdict == .accountRefused, "\(expired.detail)")
 
-        try Self.run("/usr/bin/chage", ["-E", "-1", "-d", "0", user])
-        let mustChange = await authenticate(password)
+        try SystemPAMFixture.run("/usr/bin/chage", ["-E", "-1", "-d", "0", user])
+        let mustChange = await fixture.authenticate(user, password)
         #expect(mustChange.verdict == .accountRefused, "\(mustChange.detail)")
         #expect(mustChange.detail.contains("PAM status 12"), "PAM_NEW_AUTHTOK_REQD: \(mustChange.detail)")
     }

@@ -61,3 +61,24 @@ stop_standins() {
     STANDIN_PIDS=()
     [ -n "${STANDINS_DIR:-}" ] && rm -rf "$STANDINS_DIR"
 }
+
+# Prints a value from the provisioned fixtures, e.g. `fixture "['roles']['ConsoleAdmin']"`.
+fixture() {
+    python3 -c "import json; print(json.load(open('$CONSOLEGATE_TEST_FIXTURES'))$1)"
+}
+
+# Writes the `aws:` section of a ConsoleGate config that mints through the stand-ins with the
+# cognito-developer strategy; the caller appends its own `access:` rules.
+write_standin_aws_config() {
+    cat >"$1" <<YAML
+aws:
+  region: us-east-1
+  strategy: cognito-developer
+  cognito:
+    identity_pool_id: $(fixture "['identity_pool_id']")
+    developer_provider: $(fixture "['developer_provider']")
+  session_duration: 1h
+  signin_endpoint: $CONSOLEGATE_TEST_FEDERATION_URL
+  issuer: https://consolegate.example.org/
+YAML
+}
