@@ -3,7 +3,7 @@ import GatewayConfig
 /// Who may take which role: the config's access rules applied to a user and their NSS groups.
 public struct AccessPolicy: Sendable {
     let configuration: GatewayConfiguration
-    let directory: any UserDirectory
+    public let directory: any UserDirectory
 
     public init(configuration: GatewayConfiguration, directory: any UserDirectory = SystemUserDirectory()) {
         self.configuration = configuration

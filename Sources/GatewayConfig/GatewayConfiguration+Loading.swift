@@ -29,8 +29,87 @@ extension GatewayConfiguration {
         let access = try accessNodes.enumerated().map { index, node in
             try AccessRule(reading: node, path: "access[\(index)]", partition: aws.partition)
         }
+        var listenMap = try top.mapping("listen")
+        let listen = try ListenSettings(reading: &listenMap)
+        try listenMap.finish()
+        var pamMap = try top.mapping("pam")
+        let pam = try PAMSettings(reading: &pamMap)
+        try pamMap.finish()
+        var auditMap = try top.mapping("audit")
+        let audit = AuditSettings(file: try auditMap.string("file"))
+        try auditMap.finish()
+        var lockoutMap = try top.mapping("lockout")
+        let lockout = try LockoutSettings(reading: &lockoutMap)
+        try lockoutMap.finish()
+        let trustedProxies = try top.stringList("trusted_proxies")
         try top.finish()
-        return GatewayConfiguration(aws: aws, access: access)
+        return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, trustedProxies: trustedProxies)
+    }
+}
+
+extension ListenSettings {
+    init(reading map: inout ConfigMapping) throws {
+        self.init()
+        if let http = try map.string("http") {
+            guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ConfigError(path: map.keyPath("http"), problem: "\"\(http)\" is not host:port, e.g. 127.0.0.1:8080")
+            }
+            httpHost = String(http[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            httpPort = port
+        }
+        socket = try map.string("socket")
+        if let socket, !socket.hasPrefix("/") {
+            throw ConfigError(path: map.keyPath("socket"), problem: "must be an absolute path")
+        }
+        if let mode = try map.string("socket_mode") {
+            guard let parsed = UInt16(mode, radix: 8), parsed <= 0o777 else {
+                throw ConfigError(path: map.keyPath("socket_mode"), problem: "\"\(mode)\" is not an octal file mode such as \"0660\"")
+            }
+            socketMode = parsed
+        }
+        socketGroup = try map.string("socket_group")
+    }
+}
+
+extension PAMSettings {
+    init(reading map: inout ConfigMapping) throws {
+        self.init()
+        service = try map.string("service") ?? service
+        guard !service.isEmpty, !service.contains("/") else {
+            throw ConfigError(path: map.keyPath("service"), problem: "must be a PAM service name (a file in /etc/pam.d)")
+        }
+        timeout = try map.duration("timeout", default: timeout, range: 1...600)!
+        let kinds = try map.stringList("secrets")
+        if !kinds.isEmpty {
+            secrets = try kinds.enumerated().map { index, raw in
+                guard let kind = SecretKind(rawValue: raw) else {
+                    throw ConfigError(path: "\(map.keyPath("secrets"))[\(index)]", problem: "\"\(raw)\" is not one of: password | otp")
+                }
+                return kind
+            }
+        }
+    }
+}
+
+extension LockoutSettings {
+    init(reading map: inout ConfigMapping) throws {
+        self.init()
+        if let raw = try map.string("max_failures") {
+            guard let value = Int(raw), (1...1000).contains(value) else {
+                throw ConfigError(path: map.keyPath("max_failures"), problem: "must be a number from 1 to 1000")
+            }
+            maxFailures = value
+        }
+        window = try map.duration("window", default: window, range: 1...86400)!
+        duration = try map.duration("duration", default: duration, range: 1...86400)!
+        if let raw = try map.string("failure_floor") {
+            // Sub-second floors are allowed: `500ms`.
+            let seconds = raw.hasSuffix("ms") ? Int(raw.dropLast(2)).map { Double($0) / 1000 } : DurationText.seconds(raw).map(Double.init)
+            guard let seconds, (0...30).contains(seconds) else {
+                throw ConfigError(path: map.keyPath("failure_floor"), problem: "\"\(raw)\" is not a duration from 0 to 30s, e.g. 2s or 500ms")
+            }
+            failureFloor = seconds
+        }
     }
 }
 

@@ -4,10 +4,22 @@ import Foundation
 public struct GatewayConfiguration: Sendable {
     public var aws: AWSSettings
     public var access: [AccessRule]
+    public var listen: ListenSettings
+    public var pam: PAMSettings
+    public var audit: AuditSettings
+    public var lockout: LockoutSettings
+    /// Peers whose X-Forwarded-For is believed (reverse proxies in front of the gateway).
+    public var trustedProxies: [String]
 
-    public init(aws: AWSSettings, access: [AccessRule]) {
+    public init(aws: AWSSettings, access: [AccessRule], listen: ListenSettings = ListenSettings(), pam: PAMSettings = PAMSettings(),
+                audit: AuditSettings = AuditSettings(), lockout: LockoutSettings = LockoutSettings(), trustedProxies: [String] = []) {
         self.aws = aws
         self.access = access
+        self.listen = listen
+        self.pam = pam
+        self.audit = audit
+        self.lockout = lockout
+        self.trustedProxies = trustedProxies
     }
 }
 

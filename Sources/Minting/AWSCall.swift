@@ -17,12 +17,12 @@ struct AWSCall: Sendable {
 
     func perform(
         operation: String,
-        request: HTTPRequest,
+        request: TransportRequest,
         signer: SigV4Signer? = nil,
         credentials: (any CredentialProvider)? = nil,
-        parseError: @escaping @Sendable (HTTPResponse) -> (code: String, message: String)?,
+        parseError: @escaping @Sendable (TransportResponse) -> (code: String, message: String)?,
         refused: ((Refusal) -> MintingError)? = nil
-    ) async throws -> HTTPResponse {
+    ) async throws -> TransportResponse {
         do {
             return try await retry.run({
                 var outgoing = request
@@ -84,9 +84,9 @@ struct AWSService: Sendable {
     /// POSTs one operation, signed with the broker's credentials when `signed`.
     func post(
         operation: String, headers: [(name: String, value: String)], body: [UInt8], signed: Bool,
-        parseError: @escaping @Sendable (HTTPResponse) -> (code: String, message: String)?
-    ) async throws -> HTTPResponse {
-        let request = HTTPRequest(method: "POST", url: endpoint, headers: headers, body: body, timeout: call.timeout)
+        parseError: @escaping @Sendable (TransportResponse) -> (code: String, message: String)?
+    ) async throws -> TransportResponse {
+        let request = TransportRequest(method: "POST", url: endpoint, headers: headers, body: body, timeout: call.timeout)
         return try await call.perform(operation: operation, request: request, signer: signed ? signer : nil,
                                       credentials: signed ? credentials : nil, parseError: parseError)
     }

@@ -37,7 +37,7 @@ public struct AsyncHTTPTransport: HTTPTransport {
         }
     }
 
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func send(_ request: TransportRequest) async throws -> TransportResponse {
         var outgoing = HTTPClientRequest(url: request.url.absoluteString)
         outgoing.method = HTTPMethod(rawValue: request.method)
         for header in request.headers {
@@ -51,7 +51,7 @@ public struct AsyncHTTPTransport: HTTPTransport {
         do {
             let response = try await client.execute(outgoing, deadline: deadline)
             let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
-            return HTTPResponse(
+            return TransportResponse(
                 status: Int(response.status.code),
                 headers: response.headers.map { ($0.name, $0.value) },
                 body: Array(buffer: body)
@@ -106,5 +106,12 @@ struct ProxyRules: Sendable {
             if host == hostOnly || host.hasSuffix("." + hostOnly) { return false }
         }
         return true
+    }
+}
+
+extension AsyncHTTPTransport {
+    /// An `http+unix://` URL for a request over a Unix socket (the gateway's local socket).
+    public static func unixSocketURL(socketPath: String, path: String) -> URL? {
+        URL(httpURLWithSocketPath: socketPath, uri: path)
     }
 }

@@ -53,7 +53,7 @@ public struct CognitoIdentityClient: Sendable {
     }
 
     /// `{"__type": "com.amazonaws...#NotAuthorizedException", "message": "..."}`: the code is after the `#`.
-    @Sendable static func parseError(_ response: HTTPResponse) -> (code: String, message: String)? {
+    @Sendable static func parseError(_ response: TransportResponse) -> (code: String, message: String)? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
               let type = (object["__type"] as? String) ?? response.header("x-amzn-ErrorType")
         else { return nil }

@@ -59,9 +59,9 @@ public struct ContainerCredentialSource: CredentialSource {
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
             headers.append(("Authorization", token))
         }
-        let response: HTTPResponse
+        let response: TransportResponse
         do {
-            response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: headers, timeout: .seconds(5)))
+            response = try await transport.send(TransportRequest(method: "GET", url: url, headers: headers, timeout: .seconds(5)))
         } catch {
             throw MintingError.brokerCredentials(source: name, problem: "no answer from \(url.absoluteString)")
         }

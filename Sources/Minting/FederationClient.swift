@@ -25,7 +25,7 @@ public struct FederationClient: Sendable {
         if let sessionDuration { parameters.append(("SessionDuration", String(sessionDuration))) }
         var body = Array(FormEncoding.encode(parameters).utf8)
         defer { Digest.cleanse(&body) }
-        let request = HTTPRequest(method: "POST", url: endpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body, timeout: call.timeout)
+        let request = TransportRequest(method: "POST", url: endpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body, timeout: call.timeout)
         // The endpoint answers a bare HTML 400 without a reason; say what usually causes it.
         let response = try await call.perform(operation: "getSigninToken", request: request, parseError: { _ in nil }, refused: {
             .federationRefused(status: $0.status, detail: "check that the credentials are temporary, not expired, and that SessionDuration is allowed for them")

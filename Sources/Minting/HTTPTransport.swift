@@ -1,7 +1,7 @@
 import Foundation
 
 /// One HTTP exchange as the AWS clients see it; the transport underneath is injected.
-public struct HTTPRequest: Sendable {
+public struct TransportRequest: Sendable {
     public var method: String
     public var url: URL
     public var headers: [(name: String, value: String)]
@@ -18,7 +18,7 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-public struct HTTPResponse: Sendable {
+public struct TransportResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
@@ -44,5 +44,5 @@ public enum TransportError: Error, Sendable, Equatable {
 }
 
 public protocol HTTPTransport: Sendable {
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+    func send(_ request: TransportRequest) async throws -> TransportResponse
 }

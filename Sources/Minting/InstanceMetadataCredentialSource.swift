@@ -20,7 +20,7 @@ public struct InstanceMetadataCredentialSource: CredentialSource {
         let base = (environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultEndpoint)
             .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         // Off EC2 nothing answers: that means "not here", not an error.
-        let token: HTTPResponse
+        let token: TransportResponse
         do {
             token = try await send("PUT", "\(base)/latest/api/token", headers: [("X-aws-ec2-metadata-token-ttl-seconds", Self.tokenTTL)])
         } catch {
@@ -39,12 +39,12 @@ public struct InstanceMetadataCredentialSource: CredentialSource {
         return try ContainerCredentialsDocument.decode(document.body, source: name)
     }
 
-    private func send(_ method: String, _ address: String, headers: [(name: String, value: String)]) async throws -> HTTPResponse {
+    private func send(_ method: String, _ address: String, headers: [(name: String, value: String)]) async throws -> TransportResponse {
         guard let url = URL(string: address) else {
             throw MintingError.brokerCredentials(source: name, problem: "AWS_EC2_METADATA_SERVICE_ENDPOINT is not a URL")
         }
         do {
-            return try await transport.send(HTTPRequest(method: method, url: url, headers: headers, timeout: .seconds(1)))
+            return try await transport.send(TransportRequest(method: method, url: url, headers: headers, timeout: .seconds(1)))
         } catch {
             throw MintingError.brokerCredentials(source: name, problem: "no answer from the instance metadata service")
         }

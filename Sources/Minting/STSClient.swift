@@ -78,7 +78,7 @@ public struct STSClient: Sendable {
         return fields
     }
 
-    @Sendable static func parseError(_ response: HTTPResponse) -> (code: String, message: String)? {
+    @Sendable static func parseError(_ response: TransportResponse) -> (code: String, message: String)? {
         guard let fields = XMLFields(response.body), let code = fields.first(endingWith: "Error/Code") else { return nil }
         return (code, fields.first(endingWith: "Error/Message") ?? "")
     }

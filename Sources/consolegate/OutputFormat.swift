@@ -9,29 +9,11 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case credentialProcess = "credential-process"
 
     static func render(_ minted: MintedURL, as format: OutputFormat) -> String {
-        switch format {
-        case .url, .credentialProcess:
-            return minted.url.absoluteString
-        case .json:
-            return jsonLine([
-                "url": minted.url.absoluteString,
-                "expires_at": minted.expiresAt.formatted(.iso8601),
-                "role_arn": minted.roleArn,
-                "session_name": minted.sessionName,
-            ])
-        }
+        format == .json ? jsonLine(minted.jsonObject) : minted.url.absoluteString
     }
 
-    /// The credential_process contract: Version 1 with the keys and their expiry.
     static func renderCredentialProcess(_ session: RoleSession) -> String {
-        var object: [String: Any] = [
-            "Version": 1,
-            "AccessKeyId": session.credentials.accessKeyId,
-            "SecretAccessKey": session.credentials.secretAccessKey,
-        ]
-        if let token = session.credentials.sessionToken { object["SessionToken"] = token }
-        if let expiration = session.credentials.expiration { object["Expiration"] = expiration.formatted(.iso8601) }
-        return jsonLine(object)
+        jsonLine(session.credentialProcessObject)
     }
 
     static func jsonLine(_ object: [String: Any]) -> String {

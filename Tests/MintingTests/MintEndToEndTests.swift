@@ -51,7 +51,7 @@ import Testing
 
     /// Follows the login URL once and reports where it redirects and for whom the token was issued.
     func login(_ url: String) async throws -> (location: String?, principal: String?, sessionDuration: String?) {
-        let response = try await transport.send(HTTPRequest(method: "GET", url: URL(string: url)!, timeout: .seconds(10)))
+        let response = try await transport.send(TransportRequest(method: "GET", url: URL(string: url)!, timeout: .seconds(10)))
         #expect(response.status == 302)
         return (response.header("Location"), response.header("X-Standin-Principal"), response.header("X-Standin-Session-Duration"))
     }

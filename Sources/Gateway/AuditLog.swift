@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of the audit trail. Never a password, one-time code, SigninToken, secret key or session token.
+public struct AuditRecord: Sendable, Encodable, Equatable {
+    public enum Outcome: String, Sendable, Encodable {
+        case success
+        case authenticationFailed = "authentication_failed"
+        case lockedOut = "locked_out"
+        case noRole = "no_role"
+        case roleNotAllowed = "role_not_allowed"
+        case awsRefused = "aws_refused"
+        case upstreamUnavailable = "upstream_unavailable"
+        case invalidRequest = "invalid_request"
+    }
+
+    public var time: String
+    public var requestId: String
+    public var frontEnd: String
+    public var user: String
+    public var client: String
+    public var outcome: Outcome
+    public var role: String?
+    public var sessionName: String?
+    public var accessKeyId: String?
+    /// For operators: PAM's or AWS's words about a failure.
+    public var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case time, user, client, outcome, role, detail
+        case requestId = "request_id"
+        case frontEnd = "front_end"
+        case sessionName = "session_name"
+        case accessKeyId = "access_key_id"
+    }
+}
+
+public struct AuditUnavailable: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Appends audit records to a file, each written and flushed to disk before `record` returns.
+public actor AuditLog {
+    private let path: String
+    private var descriptor: Int32 = -1
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// Opens (creating it 0600 if needed) so that a bad path is found at start, not at the first login.
+    public func open() throws {
+        guard descriptor < 0 else { return }
+        descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw AuditUnavailable(description: "cannot open the audit log \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// After logrotate (or anyone) moved the file away, write to a new file at the path, not the old one.
+    private func reopenIfRotated() {
+        guard descriptor >= 0 else { return }
+        var open = stat()
+        var current = stat()
+        if fstat(descriptor, &open) != 0 || stat(path, &current) != 0 || open.st_ino != current.st_ino || open.st_dev != current.st_dev {
+            close(descriptor)
+            descriptor = -1
+        }
+    }
+
+    public func record(_ record: AuditRecord) throws {
+        var line = try Array(encoder.encode(record))
+        line.append(UInt8(ascii: "\n"))
+        do {
+            try write(line)
+        } catch {
+            // The file may have been rotated or its descriptor gone bad: reopen once, then give up.
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+            try write(line)
+        }
+    }
+
+    private func write(_ line: [UInt8]) throws {
+        reopenIfRotated()
+        try open()
+        let written = line.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == line.count else {
+            throw AuditUnavailable(description: "cannot write the audit log \(path): \(written < 0 ? String(cString: strerror(errno)) : "short write")")
+        }
+        guard fdatasync(descriptor) == 0 else {
+            throw AuditUnavailable(description: "cannot flush the audit log \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

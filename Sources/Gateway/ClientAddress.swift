@@ -1,0 +1,12 @@
+/// The address a login comes from: the TCP peer, or, when the peer is a trusted reverse proxy, the nearest
+/// address in X-Forwarded-For that is not one of the trusted proxies.
+struct ClientAddress {
+    let trustedProxies: Set<String>
+
+    func resolve(peer: String?, forwardedFor: String?) -> String {
+        let peer = peer ?? "unknown"
+        guard trustedProxies.contains(peer), let forwardedFor else { return peer }
+        let hops = forwardedFor.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return hops.last { !trustedProxies.contains($0) } ?? hops.first ?? peer
+    }
+}

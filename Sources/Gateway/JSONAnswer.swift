@@ -1,0 +1,45 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Minting
+
+/// JSON responses: `{"error": "..."}` for failures, objects for answers.
+enum JSONAnswer {
+    static func object(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        object(status, ["error": message])
+    }
+
+    /// One answer per failure kind; authentication failures never say more than "authentication failed".
+    static func failure(_ failure: LoginFailure) -> Response {
+        switch failure {
+        case .authenticationFailed:
+            return error(.unauthorized, "authentication failed")
+        case .lockedOut:
+            return error(.tooManyRequests, "too many failed logins; try again later")
+        case .noRole:
+            return error(.forbidden, "you may not take any AWS role; ask your administrator")
+        case .roleNotAllowed(let requested, let allowed):
+            return object(.forbidden, ["error": "you may not take the role \(requested)", "allowed_roles": allowed])
+        case .awsRefused(let message):
+            return error(.badGateway, "AWS refused the request: \(message)")
+        case .upstreamUnavailable:
+            return error(.serviceUnavailable, "AWS is unavailable; try again later")
+        case .auditUnavailable:
+            return error(.serviceUnavailable, "the audit log cannot be written, so no URL was issued; tell your administrator")
+        case .invalidRequest(let message):
+            return error(.badRequest, message)
+        }
+    }
+
+    static func grant(_ grant: Grant) -> Response {
+        switch grant {
+        case .url(let minted): return object(.ok, minted.jsonObject)
+        case .credentials(let session): return object(.ok, session.credentialProcessObject)
+        }
+    }
+}

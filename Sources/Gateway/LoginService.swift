@@ -1,0 +1,235 @@
+import Authorization
+import Foundation
+import GatewayConfig
+import Logging
+import Minting
+import PAMAuth
+
+/// Which front end a login came through (recorded in the audit trail).
+public enum FrontEnd: String, Sendable {
+    case api
+    case web
+    case socket
+}
+
+/// What a person receives: a console URL, or the role's credentials (for `credential_process`).
+public enum Grant: Sendable {
+    case url(MintedURL)
+    case credentials(RoleSession)
+}
+
+/// Why a login produced nothing; each maps to one answer a client can act on.
+public enum LoginFailure: Error, Sendable, Equatable {
+    /// Any PAM failure (wrong password, unknown user, expired account, helper trouble): all look alike.
+    case authenticationFailed
+    case lockedOut
+    /// Authenticated, but no access rule names this user or their groups.
+    case noRole
+    /// Authenticated, but not for the role asked for; `allowed` are the roles they may take.
+    case roleNotAllowed(requested: String, allowed: [String])
+    case awsRefused(String)
+    case upstreamUnavailable(String)
+    /// The audit record could not be written, so no URL was issued (fail closed).
+    case auditUnavailable
+    case invalidRequest(String)
+}
+
+/// A login as the front ends hand it over.
+public struct LoginAttempt: Sendable {
+    public var user: String
+    public var secrets: [SecretBytes]
+    public var role: String?
+    public var destination: URL?
+    public var region: String?
+    public var wantsCredentials: Bool
+    public var frontEnd: FrontEnd
+    public var client: String
+    public var requestId: String
+
+    public init(user: String, secrets: [SecretBytes], role: String? = nil, destination: URL? = nil, region: String? = nil,
+                wantsCredentials: Bool = false, frontEnd: FrontEnd, client: String, requestId: String) {
+        self.user = user
+        self.secrets = secrets
+        self.role = role
+        self.destination = destination
+        self.region = region
+        self.wantsCredentials = wantsCredentials
+        self.frontEnd = frontEnd
+        self.client = client
+        self.requestId = requestId
+    }
+}
+
+/// front end → authenticate → authorize → mint → audit. Every path writes exactly one audit record, and a
+/// grant leaves only after its record is on disk.
+public struct LoginService: Sendable {
+    let configuration: GatewayConfiguration
+    let authenticator: any Authenticating
+    let policy: AccessPolicy
+    let minter: any URLMinting
+    let audit: AuditLog
+    let lockout: LockoutTracker
+    let logger: Logger
+
+    public init(configuration: GatewayConfiguration, authenticator: any Authenticating, policy: AccessPolicy, minter: any URLMinting,
+                audit: AuditLog, lockout: LockoutTracker, logger: Logger) {
+        self.configuration = configuration
+        self.authenticator = authenticator
+        self.policy = policy
+        self.minter = minter
+        self.audit = audit
+        self.lockout = lockout
+        self.logger = logger
+    }
+
+    public init(configuration: GatewayConfiguration, authenticator: any Authenticating, minter: any URLMinting, audit: AuditLog, logger: Logger) {
+        self.init(
+            configuration: configuration, authenticator: authenticator, policy: AccessPolicy(configuration: configuration), minter: minter,
+            audit: audit,
+            lockout: LockoutTracker(maxFailures: configuration.lockout.maxFailures, window: .seconds(configuration.lockout.window),
+                                    duration: .seconds(configuration.lockout.duration)),
+            logger: logger
+        )
+    }
+
+    var failureFloor: Duration { .milliseconds(Int(configuration.lockout.failureFloor * 1000)) }
+
+    /// A login with secrets (the JSON API and the web form).
+    public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
+        let started = ContinuousClock.now
+        let result = await authenticatedRules(attempt)
+        switch result {
+        case .failure(let failure):
+            // Every failure takes the same minimum time, so timing does not tell a real name from another.
+            try? await Task.sleep(until: started + failureFloor)
+            return .failure(failure)
+        case .success(let rule):
+            return await grant(attempt, rule: rule)
+        }
+    }
+
+    /// The roles a user may take, after the same authentication and lockout as a login.
+    public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
+        let started = ContinuousClock.now
+        switch await authenticate(attempt) {
+        case .failure(let failure):
+            try? await Task.sleep(until: started + failureFloor)
+            return .failure(failure)
+        case .success:
+            let roles = policy.rules(for: attempt.user).map(\.role)
+            try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
+            return .success(roles)
+        }
+    }
+
+    /// A local user on the Unix socket: the kernel vouches for the uid, so PAM checks only the account.
+    public func socketLogin(uid: UInt32, role: String?, destination: URL?, wantsCredentials: Bool, requestId: String) async -> Result<Grant, LoginFailure> {
+        guard let user = policy.directory.userName(uid: uid) else {
+            logger.warning("socket caller has no user name", metadata: ["uid": "\(uid)"])
+            return .failure(.authenticationFailed)
+        }
+        let attempt = LoginAttempt(user: user, secrets: [], role: role, destination: destination, wantsCredentials: wantsCredentials,
+                                   frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+        let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
+        guard outcome.succeeded else {
+            try? await writeAudit(attempt, outcome: .authenticationFailed, detail: outcome.detail)
+            return .failure(.authenticationFailed)
+        }
+        switch await authorize(attempt) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let rule): return await grant(attempt, rule: rule)
+        }
+    }
+
+    // MARK: - Steps
+
+    private func authenticate(_ attempt: LoginAttempt) async -> Result<Void, LoginFailure> {
+        let keys = [LockoutTracker.userKey(attempt.user), LockoutTracker.addressKey(attempt.client)]
+        if await lockout.isLocked(keys) {
+            try? await writeAudit(attempt, outcome: .lockedOut)
+            return .failure(.lockedOut)
+        }
+        let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
+        let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
+        guard outcome.succeeded else {
+            await lockout.recordFailure(keys)
+            try? await writeAudit(attempt, outcome: .authenticationFailed, detail: outcome.detail)
+            return .failure(.authenticationFailed)
+        }
+        await lockout.recordSuccess(keys[0])
+        return .success(())
+    }
+
+    private func authenticatedRules(_ attempt: LoginAttempt) async -> Result<AccessRule, LoginFailure> {
+        switch await authenticate(attempt) {
+        case .failure(let failure): return .failure(failure)
+        case .success: return await authorize(attempt)
+        }
+    }
+
+    private func authorize(_ attempt: LoginAttempt) async -> Result<AccessRule, LoginFailure> {
+        switch policy.decide(user: attempt.user, requestedRole: attempt.role) {
+        case .granted(let rule):
+            return .success(rule)
+        case .noRole:
+            try? await writeAudit(attempt, outcome: .noRole)
+            return .failure(.noRole)
+        case .roleNotAllowed(let allowed):
+            try? await writeAudit(attempt, outcome: .roleNotAllowed, role: attempt.role)
+            return .failure(.roleNotAllowed(requested: attempt.role ?? "", allowed: allowed))
+        }
+    }
+
+    private func grant(_ attempt: LoginAttempt, rule: AccessRule) async -> Result<Grant, LoginFailure> {
+        let request = MintRequest(user: attempt.user, roleArn: rule.role, destination: attempt.destination ?? rule.destination,
+                                  region: attempt.region, sessionDuration: rule.sessionDuration)
+        let grant: Grant
+        do {
+            grant = attempt.wantsCredentials ? .credentials(try await minter.credentials(for: request)) : .url(try await minter.mintURL(for: request))
+        } catch let error as MintingError {
+            let (outcome, failure) = Self.classify(error)
+            try? await writeAudit(attempt, outcome: outcome, role: rule.role, detail: error.description)
+            return .failure(failure)
+        } catch {
+            try? await writeAudit(attempt, outcome: .upstreamUnavailable, role: rule.role, detail: "\(error)")
+            return .failure(.upstreamUnavailable("\(error)"))
+        }
+        let (sessionName, accessKeyId): (String, String) = switch grant {
+        case .url(let minted): (minted.sessionName, minted.accessKeyId)
+        case .credentials(let session): (session.sessionName, session.credentials.accessKeyId)
+        }
+        do {
+            try await writeAudit(attempt, outcome: .success, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId)
+        } catch {
+            logger.error("audit log unavailable; no URL issued", metadata: ["request_id": "\(attempt.requestId)", "error": "\(error)"])
+            return .failure(.auditUnavailable)
+        }
+        return .success(grant)
+    }
+
+    static func classify(_ error: MintingError) -> (AuditRecord.Outcome, LoginFailure) {
+        switch error {
+        case .awsRefused, .federationRefused:
+            return (.awsRefused, .awsRefused(error.description))
+        case .invalidRequest(let message):
+            return (.invalidRequest, .invalidRequest(message))
+        case .upstreamUnavailable, .malformedResponse, .noBrokerCredentials, .brokerCredentials:
+            return (.upstreamUnavailable, .upstreamUnavailable(error.description))
+        }
+    }
+
+    private func writeAudit(_ attempt: LoginAttempt, outcome: AuditRecord.Outcome, role: String? = nil, sessionName: String? = nil,
+                            accessKeyId: String? = nil, detail: String? = nil) async throws {
+        let record = AuditRecord(
+            time: Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
+            requestId: attempt.requestId, frontEnd: attempt.frontEnd.rawValue, user: attempt.user, client: attempt.client,
+            outcome: outcome, role: role, sessionName: sessionName, accessKeyId: accessKeyId, detail: detail
+        )
+        do {
+            try await audit.record(record)
+        } catch {
+            logger.error("cannot write the audit log", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+}

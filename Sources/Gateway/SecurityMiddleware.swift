@@ -1,0 +1,56 @@
+import Hummingbird
+import HTTPTypes
+
+/// Headers on every response, errors included: nothing is cached, nothing leaks through Referer, no
+/// sniffing, and no page of ours in anyone's frame.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var headers: [(HTTPField.Name, String)] {
+        [
+            (.cacheControl, "no-store"),
+            (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+            (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
+            (.contentSecurityPolicy, "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+        ]
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPResponseError {
+            response = try error.response(from: request, context: context)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)"])
+            response = JSONAnswer.error(.internalServerError, "internal error")
+        }
+        for (name, value) in Self.headers {
+            response.headers[name] = value
+        }
+        return response
+    }
+}
+
+/// Refuses requests a browser makes on another site's behalf: `Sec-Fetch-Site: cross-site`, or an Origin
+/// that is not this gateway's.
+struct CrossSiteRefusalMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "cross-site" {
+            return JSONAnswer.error(.forbidden, "cross-site request refused")
+        }
+        if let origin = request.headers[.origin] {
+            let host = request.head.authority
+            guard let host, Self.originHost(origin) == host.lowercased() else {
+                return JSONAnswer.error(.forbidden, "cross-site request refused")
+            }
+        }
+        return try await next(request, context)
+    }
+
+    /// `https://gate.example.org:8443` → `gate.example.org:8443`; `null` and nonsense → nil.
+    static func originHost(_ origin: String) -> String? {
+        guard let schemeEnd = origin.range(of: "://") else { return nil }
+        let rest = origin[schemeEnd.upperBound...]
+        guard !rest.isEmpty, !rest.contains("/") else { return nil }
+        return rest.lowercased()
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import GatewayConfig
+import Logging
+
+/// `consolegate serve`: the gateway daemon.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the gateway: the JSON API over TCP and the local socket for `consolegate url`."
+    )
+
+    @Option(name: .long, help: "The ConsoleGate YAML config file.")
+    var config: String
+
+    func run() async throws {
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.load(file: config)
+        } catch {
+            throw CommandFailure(error)
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        var logger = Logger(label: "consolegate")
+        logger.logLevel = .info
+        do {
+            try await GatewayServer.run(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+        } catch let error as GatewayStartupError {
+            throw CommandFailure(error.description, exitCode: .usage)
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+}
