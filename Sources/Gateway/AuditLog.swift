@@ -8,6 +8,8 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     public enum Outcome: String, Sendable, Encodable {
         case success
         case authenticationFailed = "authentication_failed"
+        /// PAM's account phase refused: expired, locked, or a password that must be changed.
+        case accountRefused = "account_refused"
         case lockedOut = "locked_out"
         case noRole = "no_role"
         case roleNotAllowed = "role_not_allowed"

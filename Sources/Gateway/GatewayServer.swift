@@ -85,14 +85,17 @@ enum SocketPath {
         return entry.gr_gid
     }
 
+    /// Until this succeeds the socket keeps the umask's 0600 (only root can connect); if it fails, the
+    /// daemon stops rather than run with a socket nobody it serves can use.
     static func setPermissions(_ path: String, mode: UInt16, group: gid_t?, logger: Logger) {
-        // Until this succeeds the socket keeps the umask's 0600: only root can connect (fail closed).
+        var problem: String?
         if let group, chown(path, uid_t.max, group) != 0 {
-            logger.error("cannot set the socket's group", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(errno)))"])
-            return
+            problem = "cannot set the socket's group: \(String(cString: strerror(errno)))"
+        } else if chmod(path, mode_t(mode)) != 0 {
+            problem = "cannot set the socket's mode: \(String(cString: strerror(errno)))"
         }
-        if chmod(path, mode_t(mode)) != 0 {
-            logger.error("cannot set the socket's mode", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(errno)))"])
-        }
+        guard let problem else { return }
+        logger.critical("\(problem); stopping", metadata: ["path": "\(path)"])
+        exit(2)
     }
 }

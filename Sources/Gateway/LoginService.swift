@@ -132,7 +132,7 @@ public struct LoginService: Sendable {
                                    frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
         let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
         guard outcome.succeeded else {
-            try? await writeAudit(attempt, outcome: .authenticationFailed, detail: outcome.detail)
+            try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
         switch await authorize(attempt) {
@@ -153,7 +153,7 @@ public struct LoginService: Sendable {
         let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
         guard outcome.succeeded else {
             await lockout.recordFailure(keys)
-            try? await writeAudit(attempt, outcome: .authenticationFailed, detail: outcome.detail)
+            try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
         await lockout.recordSuccess(keys[0])
@@ -205,6 +205,11 @@ public struct LoginService: Sendable {
             return .failure(.auditUnavailable)
         }
         return .success(grant)
+    }
+
+    /// The person hears "authentication failed" either way; the audit trail keeps the difference.
+    static func auditOutcome(_ outcome: PAMOutcome) -> AuditRecord.Outcome {
+        outcome.verdict == .accountRefused ? .accountRefused : .authenticationFailed
     }
 
     static func classify(_ error: MintingError) -> (AuditRecord.Outcome, LoginFailure) {

@@ -30,6 +30,15 @@ public struct MintedURL: Sendable {
     public var principalArn: String
     /// For the audit trail: it identifies the session in CloudTrail and is not a secret.
     public var accessKeyId: String
+
+    public init(url: URL, expiresAt: Date, roleArn: String, sessionName: String, principalArn: String, accessKeyId: String) {
+        self.url = url
+        self.expiresAt = expiresAt
+        self.roleArn = roleArn
+        self.sessionName = sessionName
+        self.principalArn = principalArn
+        self.accessKeyId = accessKeyId
+    }
 }
 
 /// Turns a user and role into credentials (through the configured strategy) and a console sign-in URL.

@@ -12,6 +12,14 @@ public struct RoleSession: Sendable {
     /// How the console treats these credentials when asked for a SessionDuration.
     public var kind: Kind
 
+    public init(credentials: AWSCredentials, principalArn: String, roleArn: String, sessionName: String, kind: Kind) {
+        self.credentials = credentials
+        self.principalArn = principalArn
+        self.roleArn = roleArn
+        self.sessionName = sessionName
+        self.kind = kind
+    }
+
     public enum Kind: Sendable, Equatable {
         /// AssumeRole* from long-term or web identity credentials: SessionDuration 900–43200 allowed.
         case assumedRole

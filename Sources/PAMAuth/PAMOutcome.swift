@@ -18,6 +18,13 @@ public struct PAMOutcome: Sendable, Equatable {
     /// The delay PAM asked for after a failure; already waited out when `PAMAuthenticator` returns.
     public var failDelay: Duration
 
+    public init(verdict: Verdict, detail: String, messages: [PAMMessage] = [], failDelay: Duration = .zero) {
+        self.verdict = verdict
+        self.detail = detail
+        self.messages = messages
+        self.failDelay = failDelay
+    }
+
     public var succeeded: Bool { verdict == .success }
 
     static func failure(_ verdict: Verdict, _ detail: String, messages: [PAMMessage] = []) -> PAMOutcome {

@@ -69,6 +69,10 @@ struct URLCommand: AsyncParsableCommand {
             method: "POST", url: url, headers: [("Content-Type", "application/json")],
             body: Array(try JSONSerialization.data(withJSONObject: body)), timeout: .seconds(60)
         )
+        // Say "not allowed" rather than "not running" when the socket's mode or group keeps this user out.
+        if access(socket, F_OK) == 0, access(socket, R_OK | W_OK) != 0 {
+            throw CommandFailure("you may not use the ConsoleGate socket \(socket); ask to be added to its group", exitCode: .awsRefused)
+        }
         let response: TransportResponse
         do {
             response = try await AsyncHTTPTransport(environment: [:]).send(request)

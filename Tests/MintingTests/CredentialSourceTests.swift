@@ -1,6 +1,7 @@
 import AWSSigV4
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Minting
@@ -8,6 +9,8 @@ import Testing
 /// Each broker credential source against a loopback stand-in, and the cache in front of them.
 @Suite struct CredentialSourceTests {
     let transport = AsyncHTTPTransport(environment: [:])
+    /// A path that certainly does not exist (some tools create /nonexistent as a home directory).
+    static let missing = "/nonexistent-consolegate-\(UUID().uuidString)"
 
     func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-creds-\(UUID().uuidString)")
@@ -59,7 +62,7 @@ import Testing
         let config = dir.appendingPathComponent("config").path
         try "[default]\ncredential_process = sh -c 'echo broken; exit 3'\n".write(toFile: config, atomically: true, encoding: .utf8)
         await #expect(throws: MintingError.brokerCredentials(source: "profile default", problem: "credential_process exited with status 3")) {
-            try await ProfileCredentialSource(environment: ["AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"]).resolve()
+            try await ProfileCredentialSource(environment: ["AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": Self.missing]).resolve()
         }
     }
 
@@ -146,10 +149,10 @@ import Testing
         func chain(_ environment: [String: String]) -> CredentialChain {
             .standard(environment: environment, region: "us-east-1", endpoints: endpoints, transport: transport, retry: RetryPolicy(), timeout: .seconds(1))
         }
-        let files = ["AWS_SHARED_CREDENTIALS_FILE": credentials, "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"]
+        let files = ["AWS_SHARED_CREDENTIALS_FILE": credentials, "AWS_CONFIG_FILE": Self.missing, "AWS_EC2_METADATA_DISABLED": "true"]
         #expect(try await chain(files.merging(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s"]) { $1 }).resolve()?.accessKeyId == "AKIDENV")
         #expect(try await chain(files).resolve()?.accessKeyId == "AKIDFILE")
-        #expect(try await chain(["AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"]).resolve() == nil)
+        #expect(try await chain(["AWS_SHARED_CREDENTIALS_FILE": Self.missing, "AWS_CONFIG_FILE": Self.missing, "AWS_EC2_METADATA_DISABLED": "true"]).resolve() == nil)
     }
 
     /// Counts how often it is asked, and hands out credentials expiring at a time the test controls.

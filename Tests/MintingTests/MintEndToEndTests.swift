@@ -1,5 +1,6 @@
 import Foundation
 import Minting
+import TestSupport
 import Testing
 
 /// `consolegate mint` against moto and the federation stand-in, one test per strategy: the sign-in token

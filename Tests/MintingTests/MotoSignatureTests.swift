@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Minting

@@ -2,6 +2,7 @@ import AWSSigV4
 import Foundation
 @testable import Minting
 import Synchronization
+import TestSupport
 import Testing
 
 /// The standard retry mode against scripted loopback servers, and the CLI's exit codes for refusals and outages.

@@ -1,5 +1,6 @@
 import Foundation
 import PAMAuth
+import TestSupport
 
 /// A throwaway PAM world under pam_wrapper: service files and a pam_matrix password database in a temporary
 /// directory, so tests need no changes to /etc/pam.d.
@@ -33,10 +34,7 @@ struct PAMFixture {
          "HOME": "/root", "SOMETHING_PRIVATE": "must not reach the helper"]
     }
 
-    static var helper: String {
-        if let path = ProcessInfo.processInfo.environment["CONSOLEGATE_BIN"] { return path }
-        return Bundle.main.bundleURL.appendingPathComponent("consolegate").path
-    }
+    static var helper: String { ConsoleGateProcess.binary }
 
     func authenticator(timeout: Duration = .seconds(10)) -> PAMAuthenticator {
         PAMAuthenticator(helperExecutable: Self.helper, timeout: timeout, callerEnvironment: callerEnvironment)

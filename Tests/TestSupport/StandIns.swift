@@ -3,17 +3,17 @@ import Testing
 
 /// The local AWS stand-ins that `scripts/test.sh` starts: moto, a signature-checking moto, and the
 /// federation-endpoint stand-in, with what `scripts/provision_standins.py` created in them.
-struct StandIns: Sendable {
-    var motoURL: String
-    var authMotoURL: String
-    var federationURL: String
-    var identityPoolId: String
-    var developerProvider: String
-    var roles: [String: String]
-    var signedBrokerKeyId: String
-    var signedBrokerSecret: String
+public struct StandIns: Sendable {
+    public var motoURL: String
+    public var authMotoURL: String
+    public var federationURL: String
+    public var identityPoolId: String
+    public var developerProvider: String
+    public var roles: [String: String]
+    public var signedBrokerKeyId: String
+    public var signedBrokerSecret: String
 
-    static func load() throws -> StandIns {
+    public static func load() throws -> StandIns {
         let environment = ProcessInfo.processInfo.environment
         guard let moto = environment["CONSOLEGATE_TEST_MOTO_URL"], let authMoto = environment["CONSOLEGATE_TEST_AUTH_MOTO_URL"],
               let federation = environment["CONSOLEGATE_TEST_FEDERATION_URL"], let fixtures = environment["CONSOLEGATE_TEST_FIXTURES"]
@@ -36,12 +36,12 @@ struct StandIns: Sendable {
                         signedBrokerKeyId: parsed.signed_broker.access_key_id, signedBrokerSecret: parsed.signed_broker.secret_access_key)
     }
 
-    struct StandInsMissing: Error, CustomStringConvertible {
-        var description: String { "the AWS stand-ins are not running: run the tests through scripts/test.sh" }
+    public struct StandInsMissing: Error, CustomStringConvertible {
+        public var description: String { "the AWS stand-ins are not running: run the tests through scripts/test.sh" }
     }
 
     /// Environment for a process (or the minter) that should reach moto as AWS with throwaway broker keys.
-    var brokerEnvironment: [String: String] {
+    public var brokerEnvironment: [String: String] {
         ["AWS_ENDPOINT_URL": motoURL, "AWS_ACCESS_KEY_ID": "AKIDBROKERTEST", "AWS_SECRET_ACCESS_KEY": "broker-secret", "HOME": "/nonexistent", "AWS_EC2_METADATA_DISABLED": "true"]
     }
 }

@@ -5,19 +5,19 @@ import NIOPosix
 import Synchronization
 
 /// A scripted HTTP server on a free loopback port, standing in for AWS, ECS or EC2 metadata endpoints.
-final class TestHTTPServer: Sendable {
-    struct Request: Sendable {
-        var method: String
-        var uri: String
-        var headers: [(String, String)]
-        var body: String
+public final class TestHTTPServer: Sendable {
+    public struct Request: Sendable {
+        public var method: String
+        public var uri: String
+        public var headers: [(String, String)]
+        public var body: String
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
         }
     }
 
-    enum Reply: Sendable {
+    public enum Reply: Sendable {
         case respond(status: Int, headers: [(String, String)] = [], body: String = "")
         /// Accept the request and never answer, like a wedged upstream.
         case hang
@@ -25,9 +25,9 @@ final class TestHTTPServer: Sendable {
 
     private let channel: any Channel
     private let recorded: Recorder
-    let url: URL
+    public let url: URL
 
-    init(_ handler: @escaping @Sendable (Request) -> Reply) async throws {
+    public init(_ handler: @escaping @Sendable (Request) -> Reply) async throws {
         let recorded = Recorder()
         self.recorded = recorded
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -41,9 +41,9 @@ final class TestHTTPServer: Sendable {
         url = URL(string: "http://127.0.0.1:\(channel.localAddress!.port!)")!
     }
 
-    var requests: [Request] { recorded.requests.withLock { $0 } }
+    public var requests: [Request] { recorded.requests.withLock { $0 } }
 
-    func shutdown() async {
+    public func shutdown() async {
         try? await channel.close()
     }
 

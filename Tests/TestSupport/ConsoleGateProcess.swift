@@ -1,20 +1,20 @@
 import Foundation
 
 /// Runs the built `consolegate` binary as a user would.
-struct ConsoleGateProcess {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public struct ConsoleGateProcess {
+    public struct Result {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
-    static var binary: String {
+    public static var binary: String {
         if let path = ProcessInfo.processInfo.environment["CONSOLEGATE_BIN"] { return path }
         // `swift test` runs from the package root; the binary sits beside the test bundle.
         return Bundle.main.bundleURL.appendingPathComponent("consolegate").path
     }
 
-    static func run(_ arguments: [String], environment: [String: String], stdin: String = "") async throws -> Result {
+    public static func run(_ arguments: [String], environment: [String: String], stdin: String = "") async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
@@ -42,7 +42,7 @@ struct ConsoleGateProcess {
         return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
-    static func writeConfig(_ yaml: String) throws -> String {
+    public static func writeConfig(_ yaml: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-\(UUID().uuidString).yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return path

@@ -1,0 +1,107 @@
+import Foundation
+import Minting
+import Testing
+import TestSupport
+
+/// `consolegate serve` as deployed: real PAM (pam_wrapper + pam_matrix), NSS groups (nss_wrapper), moto
+/// and the federation stand-in. Serialized: pam_wrapper cannot start many wrapped helpers at once.
+@Suite(.serialized) final class DaemonEndToEndTests {
+    let standIns: StandIns
+    let daemon: DaemonFixture
+    let transport = AsyncHTTPTransport(environment: [:])
+    /// The test process's own uid, so `consolegate url` run from here is this user.
+    static let socketUser = "dave"
+
+    init() async throws {
+        standIns = try StandIns.load()
+        daemon = try await DaemonFixture(standIns: standIns, users: [
+            .init(name: "alice", password: "alice-pw", uid: 2001, groups: ["staff"]),
+            .init(name: "erin", password: "erin-pw", uid: 2002, groups: []),
+            .init(name: Self.socketUser, password: "dave-pw", uid: getuid(), groups: ["staff", "aws-admins"]),
+        ], access: """
+        access:
+          - role: \(standIns.roles["ConsoleAdmin"]!)
+            groups: [aws-admins]
+          - role: \(standIns.roles["ConsoleReadOnly"]!)
+            groups: [staff]
+          - role: \(standIns.roles["ConsoleBilling"]!)
+            groups: [finance]
+        """)
+    }
+
+    deinit {
+        daemon.stop()
+    }
+
+    func login(_ body: [String: String]) async throws -> (status: Int, json: [String: Any]) {
+        let request = TransportRequest(method: "POST", url: daemon.httpURL.appendingPathComponent("api/v1/login"),
+                                       headers: [("Content-Type", "application/json")], body: Array(try JSONSerialization.data(withJSONObject: body)), timeout: .seconds(30))
+        let response = try await transport.send(request)
+        return (response.status, (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:])
+    }
+
+    /// Whose session the sign-in URL carries, as the federation stand-in (asking moto) reports.
+    func principal(of url: String) async throws -> String? {
+        let response = try await transport.send(TransportRequest(method: "GET", url: URL(string: url)!, timeout: .seconds(10)))
+        #expect(response.status == 302)
+        return response.header("X-Standin-Principal")
+    }
+
+    @Test func apiLoginGetsTheRoleOfTheUsersGroup() async throws {
+        let answer = try await login(["username": "alice", "password": "alice-pw"])
+        try #require(answer.status == 200, "\(answer.json)")
+        #expect(answer.json["role_arn"] as? String == standIns.roles["ConsoleReadOnly"])
+        #expect(try await principal(of: answer.json["url"] as! String) == "arn:aws:sts::123456789012:assumed-role/ConsoleReadOnly/alice")
+        let audit = try #require(daemon.auditLines.last)
+        #expect(audit.contains(#""outcome":"success""#))
+        #expect(!audit.contains("alice-pw"))
+    }
+
+    @Test func aUserInTwoGroupsMayPickEitherRoleButNotAThird() async throws {
+        for role in ["ConsoleAdmin", "ConsoleReadOnly"] {
+            let answer = try await login(["username": Self.socketUser, "password": "dave-pw", "role": standIns.roles[role]!])
+            try #require(answer.status == 200, "\(answer.json)")
+            #expect(try await principal(of: answer.json["url"] as! String) == "arn:aws:sts::123456789012:assumed-role/\(role)/\(Self.socketUser)")
+        }
+        let refused = try await login(["username": Self.socketUser, "password": "dave-pw", "role": standIns.roles["ConsoleBilling"]!])
+        #expect(refused.status == 403)
+    }
+
+    @Test func wrongPasswordUnknownUserAndNoRole() async throws {
+        let wrong = try await login(["username": "alice", "password": "nope"])
+        let unknown = try await login(["username": "zed", "password": "nope"])
+        #expect(wrong.status == 401)
+        #expect(unknown.status == 401)
+        #expect(wrong.json["error"] as? String == unknown.json["error"] as? String)
+        let noRole = try await login(["username": "erin", "password": "erin-pw"])
+        #expect(noRole.status == 403)
+    }
+
+    @Test func socketGivesTheCallingUserTheirRole() async throws {
+        let result = try await ConsoleGateProcess.run(["url", "--socket", daemon.socketPath], environment: [:])
+        try #require(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 1)
+        #expect(try await principal(of: String(lines[0])) == "arn:aws:sts::123456789012:assumed-role/ConsoleAdmin/\(Self.socketUser)")
+        #expect(daemon.auditLines.last?.contains(#""front_end":"socket""#) == true)
+    }
+
+    @Test func socketRefusesARoleNotAllowed() async throws {
+        let result = try await ConsoleGateProcess.run(["url", "--socket", daemon.socketPath, "--role", standIns.roles["ConsoleBilling"]!], environment: [:])
+        #expect(result.status == 3)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("you may not take the role \(standIns.roles["ConsoleBilling"]!)"))
+    }
+
+    @Test func sshOriginalCommandIsLimitedToTheUserOptions() async throws {
+        let json = try await ConsoleGateProcess.run(["url", "--socket", daemon.socketPath],
+                                                    environment: ["SSH_ORIGINAL_COMMAND": "url --role \(standIns.roles["ConsoleReadOnly"]!) --format json"])
+        try #require(json.status == 0, "\(json.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["role_arn"] as? String == standIns.roles["ConsoleReadOnly"])
+        let refused = try await ConsoleGateProcess.run(["url", "--socket", daemon.socketPath], environment: ["SSH_ORIGINAL_COMMAND": "url --socket /tmp/other.sock"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("usage: url"))
+        #expect(refused.stdout.isEmpty)
+    }
+}
