@@ -7,8 +7,9 @@ APT_PACKAGES=(
     pkg-config curl libssl-dev libpam0g-dev           # build
     libpam-wrapper libnss-wrapper pamtester            # PAM without touching /etc (tests, demo)
     libpam-oath oathtool                               # one-time codes
+    chromium chromium-driver                           # the login page in a headless browser (Tests/Web)
 )
-PYTHON_PACKAGES=('moto[server]' boto3 botocore)
+PYTHON_PACKAGES=('moto[server]' boto3 botocore selenium prometheus_client pexpect awscli)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -20,6 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-if ! python3 -c 'import moto.server, boto3, botocore' 2>/dev/null || ! command -v moto_server >/dev/null; then
+if ! python3 -c 'import moto.server, boto3, botocore, selenium, prometheus_client, pexpect' 2>/dev/null \
+        || ! command -v moto_server >/dev/null || ! command -v aws >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
 fi

@@ -4,6 +4,7 @@ import Hummingbird
 import HTTPTypes
 import NIOCore
 import PAMAuth
+import Prometheus
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,11 +14,19 @@ public struct GatewayRoutes: Sendable {
     let service: LoginService
     let clientAddress: ClientAddress
     let secretKinds: [SecretKind]
+    let logoutFirstDefault: Bool
+    let tlsEnabled: Bool
+    let pendingRoleChoices = PendingRoleChoices()
+    /// Served at /metrics when set.
+    let metrics: PrometheusCollectorRegistry?
 
-    public init(service: LoginService, configuration: GatewayConfiguration) {
+    public init(service: LoginService, configuration: GatewayConfiguration, metrics: PrometheusCollectorRegistry? = nil) {
         self.service = service
         self.clientAddress = ClientAddress(trustedProxies: Set(configuration.trustedProxies))
         self.secretKinds = configuration.pam.secrets
+        self.logoutFirstDefault = configuration.aws.logoutFirst
+        self.tlsEnabled = configuration.listen.tlsCertificate != nil
+        self.metrics = metrics
     }
 
     public func apiRouter() -> Router<GatewayContext> {
@@ -25,9 +34,22 @@ public struct GatewayRoutes: Sendable {
         router.middlewares.add(SecurityHeadersMiddleware())
         router.middlewares.add(CrossSiteRefusalMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.object(.ok, ["status": "ok"]) }
+        router.get("/api/v1/info") { _, _ in
+            // What a client must ask a person for; nothing secret.
+            JSONAnswer.object(.ok, ["secrets": secretKinds.map(\.rawValue), "logout_first": logoutFirstDefault])
+        }
         router.post("/api/v1/login") { request, context in await login(request, context: context) }
         router.get("/api/v1/roles") { request, context in await roles(request, context: context) }
+        router.get("/metrics") { _, _ in metricsText() }
+        addWebRoutes(to: router)
         return router
+    }
+
+    func metricsText() -> Response {
+        guard let metrics else { return JSONAnswer.error(.notFound, "metrics are not enabled") }
+        var text: [UInt8] = []
+        metrics.emit(into: &text)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 
     public func socketRouter() -> Router<GatewayContext> {
@@ -57,13 +79,14 @@ public struct GatewayRoutes: Sendable {
             return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
         }
         let format = fields["format"].map { String(decoding: $0, as: UTF8.self) } ?? "url"
+        let logoutFirst = fields["logout_first"].map { String(decoding: $0, as: UTF8.self) == "true" }
         guard format == "url" || format == "credential-process" else {
             return JSONAnswer.error(.badRequest, "format must be url or credential-process")
         }
         let attempt = LoginAttempt(
             user: user, secrets: secrets, role: fields["role"].map { String(decoding: $0, as: UTF8.self) },
             destination: destination.flatMap(URL.init(string:)), region: fields["region"].map { String(decoding: $0, as: UTF8.self) },
-            wantsCredentials: format == "credential-process", frontEnd: .api, client: client(request, context), requestId: context.id
+            wantsCredentials: format == "credential-process", logoutFirst: logoutFirst, frontEnd: .api, client: client(request, context), requestId: context.id
         )
         switch await service.login(attempt) {
         case .success(let grant): return JSONAnswer.grant(grant)

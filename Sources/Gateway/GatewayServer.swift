@@ -3,7 +3,9 @@ import GatewayConfig
 import Hummingbird
 import Logging
 import Minting
+import Metrics
 import PAMAuth
+import Prometheus
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +25,9 @@ public enum GatewayServer {
         guard configuration.listen.httpPort != nil || configuration.listen.socket != nil else {
             throw GatewayStartupError(description: "config: listen.http or listen.socket is required for serve")
         }
+        guard configuration.listen.tlsCertificate == nil else {
+            throw GatewayStartupError(description: "config: listen.tls_certificate is not supported by this build; put a TLS reverse proxy in front of listen.http")
+        }
         // Files the daemon creates (audit log, socket) start private; the socket is opened up explicitly below.
         umask(0o077)
         let audit = AuditLog(path: auditFile)
@@ -34,7 +39,9 @@ public enum GatewayServer {
         let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
         let authenticator = PAMAuthenticator(timeout: .seconds(configuration.pam.timeout), callerEnvironment: environment)
         let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit, logger: logger)
-        let routes = GatewayRoutes(service: service, configuration: configuration)
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        let routes = GatewayRoutes(service: service, configuration: configuration, metrics: metrics)
 
         var services: [any Service] = []
         if let host = configuration.listen.httpHost, let port = configuration.listen.httpPort {

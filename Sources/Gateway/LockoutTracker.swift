@@ -27,18 +27,23 @@ public actor LockoutTracker {
         return keys.contains { key in records[key]?.lockedUntil.map { $0 > now } ?? false }
     }
 
-    public func recordFailure(_ keys: [String]) {
+    /// Returns how many of the keys this failure locked.
+    @discardableResult
+    public func recordFailure(_ keys: [String]) -> Int {
         let now = now()
+        var locked = 0
         for key in keys {
             var record = records[key] ?? Record()
             record.failures = record.failures.filter { now - $0 < window } + [now]
             if record.failures.count >= maxFailures {
                 record.lockedUntil = now + duration
                 record.failures = []
+                locked += 1
             }
             records[key] = record
         }
         forgetExpired(now: now)
+        return locked
     }
 
     /// A successful login clears the name's count (not the address's, and not a running lock).

@@ -2,6 +2,7 @@ import Authorization
 import Foundation
 import GatewayConfig
 import Logging
+import Metrics
 import Minting
 import PAMAuth
 
@@ -42,18 +43,21 @@ public struct LoginAttempt: Sendable {
     public var destination: URL?
     public var region: String?
     public var wantsCredentials: Bool
+    /// End the browser's console session first; the config's `aws.logout_first` when nil.
+    public var logoutFirst: Bool?
     public var frontEnd: FrontEnd
     public var client: String
     public var requestId: String
 
     public init(user: String, secrets: [SecretBytes], role: String? = nil, destination: URL? = nil, region: String? = nil,
-                wantsCredentials: Bool = false, frontEnd: FrontEnd, client: String, requestId: String) {
+                wantsCredentials: Bool = false, logoutFirst: Bool? = nil, frontEnd: FrontEnd, client: String, requestId: String) {
         self.user = user
         self.secrets = secrets
         self.role = role
         self.destination = destination
         self.region = region
         self.wantsCredentials = wantsCredentials
+        self.logoutFirst = logoutFirst
         self.frontEnd = frontEnd
         self.client = client
         self.requestId = requestId
@@ -108,6 +112,35 @@ public struct LoginService: Sendable {
         }
     }
 
+    /// What the web form gets: a grant, or, for a user with several roles who named none, the roles to pick from.
+    public enum WebStep: Sendable {
+        case granted(Grant)
+        case chooseRole([String])
+    }
+
+    /// A login through the web form: like `login`, but a user with several roles chooses one first.
+    public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
+        let started = ContinuousClock.now
+        switch await authenticate(attempt) {
+        case .failure(let failure):
+            try? await Task.sleep(until: started + failureFloor)
+            return .failure(failure)
+        case .success:
+            let roles = policy.rules(for: attempt.user).map(\.role)
+            if attempt.role == nil, roles.count > 1 { return .success(.chooseRole(roles)) }
+            return await chosenRole(attempt).map(WebStep.granted)
+        }
+    }
+
+    /// The second step of a web login: the user authenticated moments ago (the caller holds proof of it)
+    /// and has now picked `attempt.role`.
+    public func chosenRole(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
+        switch await authorize(attempt) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let rule): return await grant(attempt, rule: rule)
+        }
+    }
+
     /// The roles a user may take, after the same authentication and lockout as a login.
     public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
         let started = ContinuousClock.now
@@ -150,9 +183,12 @@ public struct LoginService: Sendable {
             return .failure(.lockedOut)
         }
         let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
+        let started = ContinuousClock.now
         let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
+        Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
         guard outcome.succeeded else {
-            await lockout.recordFailure(keys)
+            let newLocks = await lockout.recordFailure(keys)
+            if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
@@ -182,7 +218,7 @@ public struct LoginService: Sendable {
 
     private func grant(_ attempt: LoginAttempt, rule: AccessRule) async -> Result<Grant, LoginFailure> {
         let request = MintRequest(user: attempt.user, roleArn: rule.role, destination: attempt.destination ?? rule.destination,
-                                  region: attempt.region, sessionDuration: rule.sessionDuration)
+                                  region: attempt.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
         let grant: Grant
         do {
             grant = attempt.wantsCredentials ? .credentials(try await minter.credentials(for: request)) : .url(try await minter.mintURL(for: request))
@@ -230,6 +266,11 @@ public struct LoginService: Sendable {
             requestId: attempt.requestId, frontEnd: attempt.frontEnd.rawValue, user: attempt.user, client: attempt.client,
             outcome: outcome, role: role, sessionName: sessionName, accessKeyId: accessKeyId, detail: detail
         )
+        Counter(label: "consolegate_logins_total", dimensions: [("front_end", attempt.frontEnd.rawValue), ("outcome", outcome.rawValue)]).increment()
+        logger.info("login", metadata: [
+            "request_id": "\(attempt.requestId)", "front_end": "\(attempt.frontEnd.rawValue)", "user": "\(attempt.user)",
+            "client": "\(attempt.client)", "outcome": "\(outcome.rawValue)",
+        ])
         do {
             try await audit.record(record)
         } catch {

@@ -55,6 +55,15 @@ struct ConfigMapping {
         return value
     }
 
+    mutating func bool(_ key: String, default fallback: Bool) throws -> Bool {
+        guard let raw = try string(key) else { return fallback }
+        switch raw.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not true or false")
+        }
+    }
+
     mutating func stringList(_ key: String) throws -> [String] {
         guard let value = node(key) else { return [] }
         guard case .sequence(let sequence) = value else {

@@ -6,8 +6,14 @@ public struct ListenSettings: Sendable, Equatable {
     public var socket: String?
     public var socketMode: UInt16
     public var socketGroup: String?
+    /// PEM files for HTTPS on `http`, for sites without a TLS reverse proxy.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
 
-    public init(httpHost: String? = nil, httpPort: Int? = nil, socket: String? = nil, socketMode: UInt16 = 0o660, socketGroup: String? = nil) {
+    public init(httpHost: String? = nil, httpPort: Int? = nil, socket: String? = nil, socketMode: UInt16 = 0o660, socketGroup: String? = nil,
+                tlsCertificate: String? = nil, tlsKey: String? = nil) {
+        self.tlsCertificate = tlsCertificate
+        self.tlsKey = tlsKey
         self.httpHost = httpHost
         self.httpPort = httpPort
         self.socket = socket

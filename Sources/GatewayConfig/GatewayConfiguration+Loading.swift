@@ -68,6 +68,11 @@ extension ListenSettings {
             socketMode = parsed
         }
         socketGroup = try map.string("socket_group")
+        tlsCertificate = try map.string("tls_certificate")
+        tlsKey = try map.string("tls_key")
+        guard (tlsCertificate == nil) == (tlsKey == nil) else {
+            throw ConfigError(path: map.keyPath(tlsCertificate == nil ? "tls_certificate" : "tls_key"), problem: "tls_certificate and tls_key go together")
+        }
     }
 }
 
@@ -141,6 +146,7 @@ extension AWSSettings {
         sessionDuration = try map.duration("session_duration", default: AWSSettings.defaultSessionDuration,
                                            range: GatewayConfiguration.sessionDurationRange)!
         requestTimeout = try map.duration("request_timeout", default: AWSSettings.defaultRequestTimeout, range: 1...300)!
+        logoutFirst = try map.bool("logout_first", default: false)
 
         var tagsMap = try map.mapping("session_tags")
         sessionTags = []

@@ -72,13 +72,15 @@ public struct AWSSettings: Sendable {
     public var destination: URL?
     /// Deadline for one HTTP call to AWS or the federation endpoint, in seconds.
     public var requestTimeout: Int
+    /// Wrap sign-in URLs so the browser's current console session is ended first (a request may override it).
+    public var logoutFirst: Bool
 
     public init(
         partition: Partition = .aws, region: String = "us-east-1", strategy: StrategyKind = .cognitoDeveloper,
         cognito: CognitoSettings? = nil, federationPolicy: String? = nil,
         sessionDuration: Int = AWSSettings.defaultSessionDuration, sessionTags: [(key: String, value: String)] = [],
         signinEndpoint: URL? = nil, issuer: URL? = nil, destination: URL? = nil,
-        requestTimeout: Int = AWSSettings.defaultRequestTimeout
+        requestTimeout: Int = AWSSettings.defaultRequestTimeout, logoutFirst: Bool = false
     ) {
         self.partition = partition
         self.region = region
@@ -91,6 +93,7 @@ public struct AWSSettings: Sendable {
         self.issuer = issuer
         self.destination = destination
         self.requestTimeout = requestTimeout
+        self.logoutFirst = logoutFirst
     }
 }
 

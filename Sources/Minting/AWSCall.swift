@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import Metrics
 
 /// Sends one AWS operation: signs each attempt afresh, retries in the standard mode, and turns every
 /// failure into a `MintingError`.
@@ -23,6 +24,11 @@ struct AWSCall: Sendable {
         parseError: @escaping @Sendable (TransportResponse) -> (code: String, message: String)?,
         refused: ((Refusal) -> MintingError)? = nil
     ) async throws -> TransportResponse {
+        let started = ContinuousClock.now
+        defer {
+            Timer(label: "consolegate_upstream_request_duration_seconds", dimensions: [("operation", operation)])
+                .record(duration: ContinuousClock.now - started)
+        }
         do {
             return try await retry.run({
                 var outgoing = request

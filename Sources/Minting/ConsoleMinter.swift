@@ -10,13 +10,16 @@ public struct MintRequest: Sendable {
     public var region: String?
     /// Console session length; the config's `session_duration` when nil.
     public var sessionDuration: Int?
+    /// End the browser's current console session first; the config's `logout_first` when nil.
+    public var logoutFirst: Bool?
 
-    public init(user: String, roleArn: String, destination: URL? = nil, region: String? = nil, sessionDuration: Int? = nil) {
+    public init(user: String, roleArn: String, destination: URL? = nil, region: String? = nil, sessionDuration: Int? = nil, logoutFirst: Bool? = nil) {
         self.user = user
         self.roleArn = roleArn
         self.destination = destination
         self.region = region
         self.sessionDuration = sessionDuration
+        self.logoutFirst = logoutFirst
     }
 }
 
@@ -80,7 +83,8 @@ public struct ConsoleMinter: Sendable {
         case .roleChained, .federationToken: consoleSeconds = nil
         }
         let token = try await federation.getSigninToken(credentials: session.credentials, sessionDuration: consoleSeconds)
-        let url = federation.loginURL(issuer: settings.issuer, destination: destination, signinToken: token)
+        let login = federation.loginURL(issuer: settings.issuer, destination: destination, signinToken: token)
+        let url = request.logoutFirst ?? settings.logoutFirst ? federation.logoutThenLogin(login) : login
         let expiresAt = consoleSeconds.map { now().addingTimeInterval(TimeInterval($0)) }
             ?? session.credentials.expiration
             ?? now().addingTimeInterval(TimeInterval(Self.assumedCredentialSeconds))

@@ -38,6 +38,15 @@ public struct FederationClient: Sendable {
         return token
     }
 
+    /// Sends the browser through the sign-in service's logout first, so an existing console session does not
+    /// stand in the way ("You must first log out") of the new one.
+    public func logoutThenLogin(_ login: URL) -> URL {
+        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)!
+        components.path = "/oauth"
+        components.percentEncodedQuery = "Action=logout&redirect_uri=\(FormEncoding.escape(login.absoluteString))"
+        return components.url!
+    }
+
     public func loginURL(issuer: URL?, destination: URL, signinToken: String) -> URL {
         var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)!
         var items = [URLQueryItem(name: "Action", value: "login")]

@@ -21,7 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error)
         }
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        LoggingSystem.bootstrap(JSONLogHandler.init)
         var logger = Logger(label: "consolegate")
         logger.logLevel = .info
         do {

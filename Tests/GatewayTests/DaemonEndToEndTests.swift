@@ -67,6 +67,29 @@ import TestSupport
         #expect(refused.status == 403)
     }
 
+    @Test func logoutFirstEndsTheConsoleSessionThenSignsIn() async throws {
+        let answer = try await login(["username": "alice", "password": "alice-pw", "logout_first": "true"])
+        try #require(answer.status == 200, "\(answer.json)")
+        let url = try #require(answer.json["url"] as? String)
+        #expect(url.contains("/oauth?Action=logout&redirect_uri="))
+        let logout = try await transport.send(TransportRequest(method: "GET", url: URL(string: url)!, timeout: .seconds(10)))
+        #expect(logout.status == 302)
+        #expect(logout.header("X-Standin-Logged-Out") == "true")
+        let login = try #require(logout.header("Location"))
+        #expect(try await principal(of: login) == "arn:aws:sts::123456789012:assumed-role/ConsoleReadOnly/alice")
+    }
+
+    @Test func metricsCountLogins() async throws {
+        _ = try await login(["username": "alice", "password": "alice-pw"])
+        _ = try await login(["username": "alice", "password": "wrong"])
+        let response = try await transport.send(TransportRequest(method: "GET", url: daemon.httpURL.appendingPathComponent("metrics"), timeout: .seconds(10)))
+        let text = response.bodyText
+        #expect(text.contains(#"consolegate_logins_total{front_end="api",outcome="success"} 1"#))
+        #expect(text.contains(#"consolegate_logins_total{front_end="api",outcome="authentication_failed"} 1"#))
+        #expect(text.contains("consolegate_upstream_request_duration_seconds_count{operation=\"AssumeRoleWithWebIdentity\"} 1"))
+        #expect(text.contains("consolegate_pam_helper_duration_seconds_count 2"))
+    }
+
     @Test func wrongPasswordUnknownUserAndNoRole() async throws {
         let wrong = try await login(["username": "alice", "password": "nope"])
         let unknown = try await login(["username": "zed", "password": "nope"])

@@ -10,6 +10,8 @@ access to the AWS console":
       (GET query or POST x-www-form-urlencoded body)  -> 200 {"SigninToken": ...}
   /federation?Action=login&Issuer=...&Destination=https://...&SigninToken=...
       (GET)                                            -> 302 to Destination
+  /oauth?Action=logout&redirect_uri=<this stand-in's /federation?...> (GET)
+                                                       -> 302 to redirect_uri (logout first)
   POST /standin/fail-next  count=N&status=S            -> 204; the next N
       /federation requests answer S (fault injection for retry tests)
 
@@ -306,6 +308,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/standin/fail-next" and self.command == "POST":
                 self._fail_next(self._params())
                 return
+            if path == "/oauth" and self.command == "GET":
+                self._logout(self._params())
+                return
             if path != "/federation":
                 raise Refused("unknown path")
             params = self._params()  # read the body even when about to fail
@@ -327,6 +332,19 @@ class Handler(BaseHTTPRequestHandler):
             self._send_html_status(500)
 
     # --- endpoints ------------------------------------------------------
+
+    def _logout(self, params: dict[str, str]) -> None:
+        """`/oauth?Action=logout&redirect_uri=...`: ends the console session, then goes on to redirect_uri.
+        Like the real sign-in service it only redirects to its own federation endpoint."""
+        target = params.get("redirect_uri", "")
+        own = f"http://{self.headers.get('Host', '')}/federation?"
+        if params.get("Action") != "logout" or not target.startswith(own):
+            raise Refused("bad logout")
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("X-Standin-Logged-Out", "true")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _fail_next(self, params: dict[str, str]) -> None:
         count, status = params.get("count", "1"), params.get("status", "503")

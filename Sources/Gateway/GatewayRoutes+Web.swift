@@ -1,0 +1,138 @@
+import Foundation
+import GatewayConfig
+import Hummingbird
+import HTTPTypes
+import NIOCore
+import PAMAuth
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The login page: GET / shows the form, POST /login signs in (303 to the console), POST /login/role picks a
+/// role. CSRF: a random token in a SameSite=Strict, HttpOnly cookie that every form must repeat.
+extension GatewayRoutes {
+    static let csrfCookie = "consolegate_csrf"
+
+    func addWebRoutes(to router: Router<GatewayContext>) {
+        router.get("/") { request, _ in loginPage(request) }
+        router.post("/login") { request, context in await webLogin(request, context: context) }
+        router.post("/login/role") { request, context in await webChooseRole(request, context: context) }
+        router.get("/static/consolegate.css") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: WebPages.stylesheet)))
+        }
+    }
+
+    func loginPage(_ request: Request) -> Response {
+        let existing = request.cookies[Self.csrfCookie]?.value
+        let csrf = existing.flatMap { RandomToken.isWellFormed($0) ? $0 : nil } ?? RandomToken.make()
+        var response = html(.ok, WebPages.login(secrets: secretKinds, csrf: csrf, error: nil, username: "", logoutFirst: logoutFirstDefault))
+        if csrf != existing { response.setCookie(csrfCookie(csrf)) }
+        return response
+    }
+
+    func webLogin(_ request: Request, context: GatewayContext) async -> Response {
+        var fields: [String: [UInt8]]
+        switch await Self.readForm(request) {
+        case .refused(let refusal): return refusal
+        case .object(let object): fields = object
+        }
+        defer { FlatJSON.wipe(&fields) }
+        guard let csrf = checkedCSRF(request, fields) else { return csrfRefusal() }
+        let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
+        let user = text("username") ?? ""
+        let logoutFirst = text("logout_first") == "true"
+        guard Self.isPlausibleUserName(user), fields["password"] != nil else {
+            return html(.badRequest, WebPages.login(secrets: secretKinds, csrf: csrf, error: WebPages.genericFailure, username: user, logoutFirst: logoutFirst))
+        }
+        let secrets = secretKinds.compactMap { kind in fields[kind.rawValue].map { SecretBytes(copying: $0) } }
+        let client = client(request, context)
+        let role = text("role").flatMap { $0.isEmpty ? nil : $0 }
+        let attempt = LoginAttempt(user: user, secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id)
+        switch await service.webLogin(attempt) {
+        case .success(.granted(let grant)):
+            return redirect(to: grant)
+        case .success(.chooseRole(let roles)):
+            let pending = await pendingRoleChoices.add(user: user, csrf: csrf, client: client)
+            return html(.ok, WebPages.chooseRole(roles: roles, pending: pending, csrf: csrf, logoutFirst: logoutFirst))
+        case .failure(let failure):
+            return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
+        }
+    }
+
+    func webChooseRole(_ request: Request, context: GatewayContext) async -> Response {
+        var fields: [String: [UInt8]]
+        switch await Self.readForm(request) {
+        case .refused(let refusal): return refusal
+        case .object(let object): fields = object
+        }
+        defer { FlatJSON.wipe(&fields) }
+        guard let csrf = checkedCSRF(request, fields) else { return csrfRefusal() }
+        let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
+        let client = client(request, context)
+        guard let token = text("pending"), let role = text("role"),
+              let user = await pendingRoleChoices.take(token, csrf: csrf, client: client)
+        else {
+            return html(.forbidden, WebPages.message(title: "Sign in again — AWS console sign-in", text: "This choice has expired. Sign in again."))
+        }
+        let logoutFirst = text("logout_first") == "true"
+        let attempt = LoginAttempt(user: user, secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id)
+        switch await service.chosenRole(attempt) {
+        case .success(let grant): return redirect(to: grant)
+        case .failure(let failure): return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
+        }
+    }
+
+    // MARK: - Pieces
+
+    func webFailure(_ failure: LoginFailure, csrf: String, user: String, logoutFirst: Bool) -> Response {
+        let (status, message): (HTTPResponse.Status, String) = switch failure {
+        case .authenticationFailed: (.unauthorized, WebPages.genericFailure)
+        case .lockedOut: (.tooManyRequests, "Too many failed sign-ins. Try again later.")
+        case .noRole, .roleNotAllowed: (.forbidden, "You may not open the AWS console with this role. Ask your administrator.")
+        case .awsRefused: (.badGateway, "AWS refused the sign-in. Try again, or ask your administrator.")
+        case .upstreamUnavailable: (.serviceUnavailable, "AWS cannot be reached right now. Try again in a few minutes.")
+        case .auditUnavailable: (.serviceUnavailable, "Sign-in is unavailable (the audit log cannot be written). Tell your administrator.")
+        case .invalidRequest(let text): (.badRequest, text)
+        }
+        return html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
+    }
+
+    /// 303 See Other to the console, so a reload of the result does not post the form again.
+    func redirect(to grant: Grant) -> Response {
+        guard case .url(let minted) = grant else { return JSONAnswer.grant(grant) }
+        return Response(status: .seeOther, headers: [.location: minted.url.absoluteString])
+    }
+
+    func html(_ status: HTTPResponse.Status, _ page: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    func csrfCookie(_ value: String) -> Cookie {
+        Cookie(name: Self.csrfCookie, value: value, path: "/", secure: tlsEnabled, httpOnly: true, sameSite: .strict)
+    }
+
+    /// The form's token when it matches the cookie's.
+    func checkedCSRF(_ request: Request, _ fields: [String: [UInt8]]) -> String? {
+        guard let cookie = request.cookies[Self.csrfCookie]?.value, RandomToken.isWellFormed(cookie),
+              let field = fields["csrf"].map({ String(decoding: $0, as: UTF8.self) }), RandomToken.equal(cookie, field)
+        else { return nil }
+        return cookie
+    }
+
+    func csrfRefusal() -> Response {
+        html(.forbidden, WebPages.message(title: "Reload the page — AWS console sign-in", text: "This form has expired or did not come from this page. Reload it and sign in again."))
+    }
+
+    static func readForm(_ request: Request) async -> JSONBody {
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/x-www-form-urlencoded" else {
+            return .refused(JSONAnswer.error(.unsupportedMediaType, "send the form (application/x-www-form-urlencoded)"))
+        }
+        var body = request
+        guard var buffer = try? await body.collectBody(upTo: GatewayContext.bodyLimit) else {
+            return .refused(JSONAnswer.error(.contentTooLarge, "request body over \(GatewayContext.bodyLimit) bytes"))
+        }
+        defer { buffer.withUnsafeMutableReadableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
+        return .object(buffer.withUnsafeReadableBytes { FormBody.parse($0.bindMemory(to: UInt8.self)) })
+    }
+}

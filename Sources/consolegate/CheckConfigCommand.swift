@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+import Minting
+
+/// `consolegate check-config`: validates a config, that its PAM service exists, and that the broker credential
+/// chain finds credentials, without minting anything or calling AWS.
+struct CheckConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check a config file, its PAM service and the broker credentials, without minting anything.",
+        discussion: "Exit codes: 0 all good, 2 a problem (each is printed)."
+    )
+
+    @Argument(help: "The ConsoleGate YAML config file.")
+    var file: String
+
+    @Option(name: .long, help: "Where PAM service files live.")
+    var pamDirectory = "/etc/pam.d"
+
+    func run() async throws {
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try GatewayConfiguration.load(file: file)
+        } catch {
+            throw CommandFailure(error)
+        }
+        print("ok: \(file) is a valid config (strategy \(configuration.aws.strategy.rawValue), \(configuration.access.count) access rules)")
+        var problems: [String] = []
+        let service = "\(pamDirectory)/\(configuration.pam.service)"
+        if FileManager.default.fileExists(atPath: service) {
+            print("ok: PAM service \(service) exists")
+        } else {
+            problems.append("PAM service \(service) does not exist; install one from pam/")
+        }
+        if configuration.audit.file == nil { problems.append("audit.file is not set; consolegate serve needs it") }
+        let environment = ProcessInfo.processInfo.environment
+        do {
+            let endpoints = try Endpoints(partition: configuration.aws.partition, region: configuration.aws.region,
+                                          signinOverride: configuration.aws.signinEndpoint, environment: environment)
+            let chain = CredentialChain.standard(environment: environment, region: configuration.aws.region, endpoints: endpoints,
+                                                 transport: AsyncHTTPTransport(environment: environment), retry: RetryPolicy(), timeout: .seconds(5))
+            if let credentials = try await chain.resolve() {
+                print("ok: broker credentials found (access key \(credentials.accessKeyId), \(credentials.isTemporary ? "temporary" : "long-term"))")
+            } else {
+                problems.append("no broker credentials in the chain (\(chain.sources.map(\.name).joined(separator: ", ")))")
+            }
+        } catch {
+            problems.append("\(error)")
+        }
+        guard problems.isEmpty else {
+            throw CommandFailure(problems.map { "problem: \($0)" }.joined(separator: "\n"), exitCode: .usage)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Minting
+import PAMAuth
+
+/// `consolegate login`: the gateway's command-line client, like `aws-vault login`. It asks the person for the
+/// secrets the server's PAM stack wants, without echo, and prints the URL, or credential_process JSON for the
+/// AWS CLI (`credential_process = consolegate login --format credential-process …`).
+struct LoginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login",
+        abstract: "Sign in at a ConsoleGate server and print a console URL (or credential_process JSON).",
+        discussion: "Exit codes: 0 ok, 1 authentication failed, 2 usage, 3 refused, 4 the server or AWS unavailable."
+    )
+
+    @Option(name: .long, help: "The gateway, e.g. https://consolegate.example.org (default: $CONSOLEGATE_SERVER).")
+    var server: String?
+
+    @Option(name: .long, help: "Your user name (default: $USER).")
+    var user: String?
+
+    @Option(name: .long, help: "The role to take; default: your first role.")
+    var role: String?
+
+    @Option(name: .long, help: "url, json or credential-process.")
+    var format: OutputFormat = .url
+
+    @Flag(name: .long, help: "End the browser's current console session first.")
+    var logoutFirst = false
+
+    var serverURL: URL? {
+        (server ?? ProcessInfo.processInfo.environment["CONSOLEGATE_SERVER"]).flatMap { URL(string: $0) }
+    }
+
+    func validate() throws {
+        guard let url = serverURL, url.scheme == "https" || url.scheme == "http", url.host != nil else {
+            throw ValidationError("--server (or CONSOLEGATE_SERVER) must be the gateway's URL, e.g. https://consolegate.example.org")
+        }
+    }
+
+    func run() async throws {
+        let server = serverURL!
+        let userName = user ?? ProcessInfo.processInfo.environment["USER"] ?? ""
+        guard !userName.isEmpty else { throw CommandFailure("no user name: pass --user", exitCode: .usage) }
+        let transport = AsyncHTTPTransport()
+        let info = try await fetch(transport, TransportRequest(method: "GET", url: server.appendingPathComponent("api/v1/info"), timeout: .seconds(30)))
+        let wanted = (info["secrets"] as? [String]) ?? ["password"]
+        guard let terminal = TerminalResponder() else {
+            throw CommandFailure("no terminal to ask for your password on", exitCode: .usage)
+        }
+        let prompts = ["password": "Password: ", "otp": "One-time code: "]
+        var body = Array("{\"username\":".utf8) + Self.jsonString(Array(userName.utf8))
+        for kind in wanted {
+            guard let secret = terminal.ask(prompts[kind] ?? "\(kind): ", echo: false) else {
+                throw CommandFailure("no \(kind) given", exitCode: .authenticationFailed)
+            }
+            body += Array(",\"\(kind)\":".utf8)
+            secret.withUnsafeBytes { body += Self.jsonString(Array($0)) }
+        }
+        for (key, value) in [("role", role), ("format", format == .credentialProcess ? "credential-process" : nil), ("logout_first", logoutFirst ? "true" : nil)] {
+            if let value { body += Array(",\"\(key)\":".utf8) + Self.jsonString(Array(value.utf8)) }
+        }
+        body += Array("}".utf8)
+        // The request body holds the secrets: wipe it once sent.
+        let request = TransportRequest(method: "POST", url: server.appendingPathComponent("api/v1/login"),
+                                       headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(120))
+        body.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
+        let answer = try await fetch(transport, request)
+        switch format {
+        case .url:
+            print(answer["url"] as? String ?? "")
+        case .json, .credentialProcess:
+            print(OutputFormat.jsonLine(answer))
+        }
+    }
+
+    private func fetch(_ transport: AsyncHTTPTransport, _ request: TransportRequest) async throws -> [String: Any] {
+        let response: TransportResponse
+        do {
+            response = try await transport.send(request)
+        } catch {
+            throw CommandFailure("cannot reach \(request.url.host ?? "the server"): \(error)", exitCode: .upstreamUnavailable)
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
+        let message = object["error"] as? String ?? "the server answered HTTP \(response.status)"
+        switch response.status {
+        case 200: return object
+        case 401: throw CommandFailure(message, exitCode: .authenticationFailed)
+        case 403, 429, 502: throw CommandFailure(message, exitCode: .awsRefused)
+        case 400, 413, 415: throw CommandFailure(message, exitCode: .usage)
+        default: throw CommandFailure(message, exitCode: .upstreamUnavailable)
+        }
+    }
+
+    /// A JSON string literal built from bytes, so a password never passes through a Swift String.
+    static func jsonString(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out += [UInt8(ascii: "\\"), byte]
+            case 0..<0x20:
+                out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default:
+                out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
+    }
+}
