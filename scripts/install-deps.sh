@@ -7,6 +7,7 @@ APT_PACKAGES=(
     pkg-config curl libssl-dev libpam0g-dev           # build
     libpam-wrapper libnss-wrapper pamtester            # PAM without touching /etc (tests, demo)
     libpam-oath oathtool                               # one-time codes
+    openssl                                            # a throwaway certificate for the TLS test
     chromium chromium-driver                           # the login page in a headless browser (Tests/Web)
 )
 PYTHON_PACKAGES=('moto[server]' boto3 botocore selenium prometheus_client pexpect awscli)

@@ -31,7 +31,7 @@ public struct GatewayRoutes: Sendable {
 
     public func apiRouter() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.middlewares.add(SecurityHeadersMiddleware())
+        router.middlewares.add(SecurityHeadersMiddleware(strictTransportSecurity: tlsEnabled))
         router.middlewares.add(CrossSiteRefusalMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.object(.ok, ["status": "ok"]) }
         router.get("/api/v1/info") { _, _ in

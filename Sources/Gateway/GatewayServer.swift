@@ -1,8 +1,11 @@
 import Foundation
 import GatewayConfig
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import Minting
+import NIOSSL
 import Metrics
 import PAMAuth
 import Prometheus
@@ -25,9 +28,6 @@ public enum GatewayServer {
         guard configuration.listen.httpPort != nil || configuration.listen.socket != nil else {
             throw GatewayStartupError(description: "config: listen.http or listen.socket is required for serve")
         }
-        guard configuration.listen.tlsCertificate == nil else {
-            throw GatewayStartupError(description: "config: listen.tls_certificate is not supported by this build; put a TLS reverse proxy in front of listen.http")
-        }
         // Files the daemon creates (audit log, socket) start private; the socket is opened up explicitly below.
         umask(0o077)
         let audit = AuditLog(path: auditFile)
@@ -45,7 +45,8 @@ public enum GatewayServer {
 
         var services: [any Service] = []
         if let host = configuration.listen.httpHost, let port = configuration.listen.httpPort {
-            services.append(Application(router: routes.apiRouter(), configuration: .init(address: .hostname(host, port: port)), logger: logger))
+            services.append(Application(router: routes.apiRouter(), server: try httpServer(configuration.listen),
+                                        configuration: .init(address: .hostname(host, port: port)), logger: logger))
         }
         if let socket = configuration.listen.socket {
             let group = try configuration.listen.socketGroup.map(SocketPath.groupID)
@@ -59,6 +60,21 @@ public enum GatewayServer {
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+extension GatewayServer {
+    /// Plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set (TLS 1.2 and later).
+    static func httpServer(_ listen: ListenSettings) throws -> HTTPServerBuilder {
+        guard let certificate = listen.tlsCertificate, let key = listen.tlsKey else { return .http1() }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            tls.minimumTLSVersion = .tlsv12
+            return try .tls(.http1(), tlsConfiguration: tls)
+        } catch {
+            throw GatewayStartupError(description: "listen.tls_certificate/tls_key: cannot load \(certificate) and \(key): \(error)")
+        }
     }
 }
 

@@ -4,6 +4,9 @@ import HTTPTypes
 /// Headers on every response, errors included: nothing is cached, nothing leaks through Referer, no
 /// sniffing, and no page of ours in anyone's frame.
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Served over TLS: browsers should never use plain HTTP for this host again (HSTS).
+    var strictTransportSecurity = false
+
     static var headers: [(HTTPField.Name, String)] {
         [
             (.cacheControl, "no-store"),
@@ -25,6 +28,9 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         for (name, value) in Self.headers {
             response.headers[name] = value
+        }
+        if strictTransportSecurity {
+            response.headers[.strictTransportSecurity] = "max-age=31536000"
         }
         return response
     }

@@ -25,7 +25,8 @@ final class DaemonFixture: Sendable {
     }
 
     /// `systemService`: a PAM service in /etc/pam.d and the system's own users, no wrappers.
-    init(standIns: StandIns, users: [User], access: String, systemService: String? = nil) async throws {
+    /// `listenExtra`: more lines for the `listen:` section (TLS).
+    init(standIns: StandIns, users: [User], access: String, systemService: String? = nil, listenExtra: String = "") async throws {
         directory = URL(fileURLWithPath: "/tmp/consolegate-daemon-\(UUID().uuidString.prefix(8))")
         let run = directory.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -62,6 +63,7 @@ final class DaemonFixture: Sendable {
           http: 127.0.0.1:0
           socket: \(socketPath)
           socket_mode: "0600"
+        \(listenExtra)
         pam:
           service: \(systemService ?? "consolegate-e2e")
         audit:

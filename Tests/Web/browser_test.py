@@ -1,0 +1,512 @@
+#!/usr/bin/env python3
+"""The web login page of `consolegate serve`, in headless Chromium (Selenium + Debian's chromium-driver).
+
+Run through scripts/test.sh, or with the stand-ins started and CONSOLEGATE_BIN set:
+    python3 Tests/Web/browser_test.py
+Ends with "N passed, M failed"; exit code 1 on any failure. Screenshots go to $TEST_OUTPUT_DIR (default
+test-output/, git-ignored).
+
+How a login is followed to its end: the gateway answers 303 to the federation stand-in's login URL, which
+answers 302 to the Destination on https://console.aws.amazon.com/. Chromium maps that host (host-resolver
+rules) to a local HTTPS "console stand-in" and trusts its throwaway certificate, so the navigation ends on a
+real page, as with AWS; every other name fails to resolve. The redirect chain, with each hop's status and
+headers, comes from the DevTools performance log (Network.requestWillBeSent carries the previous hop's
+redirectResponse). The federation stand-in's 302 carries X-Standin-Principal, the ARN the one-time SigninToken
+was minted for, which says which role the user got without spending the token a second time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gateway_fixture import (  # noqa: E402
+    Browser, ConsoleStandIn, Gateway, Rule, User, assumed_role_arn, metric_value, output_dir, require_standins,
+    role, run)
+
+CONSOLE = "https://console.aws.amazon.com/"
+NAVIGATION_TIMEOUT = 30.0
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+# --- the DevTools network log -------------------------------------------------------------------------------
+
+def header(headers: dict, name: str):
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def document_chains(events: list[dict]) -> list[dict]:
+    """Main-document navigations in order: {"hops": [{"method", "url", "status", "headers"}], "end": None |
+    "response" | "failed: net::..."}. A redirect keeps its request id and adds a hop."""
+    chains: dict[str, dict] = {}
+    order: list[str] = []
+    for event in events:
+        method, params = event["method"], event["params"]
+        rid = params.get("requestId")
+        if method == "Network.requestWillBeSent" and params.get("type") == "Document":
+            chain = chains.get(rid)
+            if chain is None:
+                chain = chains[rid] = {"hops": [], "end": None}
+                order.append(rid)
+            redirect = params.get("redirectResponse")
+            if redirect and chain["hops"]:
+                chain["hops"][-1].update(status=redirect.get("status"), headers=redirect.get("headers", {}))
+            chain["hops"].append({"method": params["request"]["method"], "url": params["request"]["url"],
+                                  "status": None, "headers": {}})
+        elif method == "Network.responseReceived" and rid in chains and params.get("type") == "Document":
+            response = params["response"]
+            chains[rid]["hops"][-1].update(status=response.get("status"), headers=response.get("headers", {}))
+            chains[rid]["end"] = "response"
+        elif method == "Network.loadingFailed" and rid in chains:
+            chains[rid]["end"] = "failed: " + params.get("errorText", "")
+    return [chains[rid] for rid in order]
+
+
+def wait_until(predicate, what: str, timeout: float = NAVIGATION_TIMEOUT, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def submit(b: Browser, element, keys: str | None = None) -> dict:
+    """Clicks `element` (or sends it `keys`), waits for the form's POST navigation to end and its page to load;
+    returns the chain."""
+    b.clear_events()
+    if keys is None:
+        element.click()
+    else:
+        element.send_keys(keys)
+
+    def finished():
+        b.drain()
+        for chain in document_chains(b.events):
+            if chain["hops"] and chain["hops"][0]["method"] == "POST" and chain["end"]:
+                return chain
+        return None
+
+    chain = wait_until(finished, "the form's navigation")
+    if chain["end"] == "response":
+        final = chain["hops"][-1]["url"]
+        wait_until(lambda: b.driver.current_url.split("#")[0] == final.split("#")[0]
+                   and b.driver.execute_script("return document.readyState") == "complete",
+                   f"{final} to load")
+    return chain
+
+
+def load(b: Browser, url: str) -> None:
+    b.driver.get(url)  # returns once the page has loaded
+
+
+def describe(chain: dict) -> str:
+    return " → ".join(f"{h['method']} {h['url'][:70]} [{h['status']}]" for h in chain["hops"]) + f" ({chain['end']})"
+
+
+# --- page inspection ----------------------------------------------------------------------------------------
+
+def by_id(b: Browser, element_id: str):
+    found = b.driver.find_elements("id", element_id)
+    return found[0] if found else None
+
+
+def attribute(element, name: str):
+    return element.get_dom_attribute(name) if element is not None else None
+
+
+def unlabelled_inputs(b: Browser) -> list[str]:
+    return b.driver.execute_script("""
+        return Array.from(document.querySelectorAll('input, select, textarea'))
+          .filter(e => e.type !== 'hidden')
+          .filter(e => !e.id || !Array.from(document.querySelectorAll('label')).some(
+                        l => l.htmlFor === e.id && l.textContent.trim() !== ''))
+          .map(e => e.id || e.name || e.outerHTML);""")
+
+
+def inline_code(b: Browser) -> list[str]:
+    """Inline scripts or styles: <script>, <style>, style="…", on…="…" handlers, javascript: URLs."""
+    return b.driver.execute_script("""
+        const found = [];
+        for (const e of document.querySelectorAll('script, style')) found.push(e.tagName.toLowerCase());
+        for (const e of document.querySelectorAll('*')) {
+          for (const a of e.attributes) {
+            if (a.name === 'style' || a.name.startsWith('on') || /^\\s*javascript:/i.test(a.value))
+              found.push(e.tagName.toLowerCase() + '[' + a.name + ']');
+          }
+        }
+        return found;""")
+
+
+def tab_order(b: Browser, count: int) -> list[str]:
+    """Ids of the first `count` elements keyboard focus reaches from a fresh page (autofocus counts as the
+    first; otherwise the first Tab)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    def active():
+        return b.driver.execute_script(
+            "const e = document.activeElement; return e && e !== document.body ? (e.id || e.name || e.tagName) : null;")
+
+    order = []
+    # autofocus is applied a moment after the load event: wait for it rather than race it.
+    if b.driver.execute_script("return document.querySelector('[autofocus]') !== null;"):
+        wait_until(active, "the autofocus field to take focus", timeout=5)
+    current = active()
+    if current is None:
+        ActionChains(b.driver).send_keys(Keys.TAB).perform()
+        current = active()
+    order.append(current)
+    while len(order) < count:
+        ActionChains(b.driver).send_keys(Keys.TAB).perform()
+        order.append(active())
+    return order
+
+
+def csp_errors(b: Browser) -> list[str]:
+    return [m.get("message", "") for m in b.console_messages()
+            if "Content Security Policy" in m.get("message", "") or "Refused to" in m.get("message", "")]
+
+
+class Inputs(HTMLParser):
+    """<input> and <form> attributes of a page, for the checks without a browser."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.inputs: list[dict] = []
+        self.forms: list[dict] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "input":
+            self.inputs.append(dict(attrs))
+        elif tag == "form":
+            self.forms.append(dict(attrs))
+
+    def value(self, name: str):
+        return next((i.get("value") for i in self.inputs if i.get("name") == name), None)
+
+
+# --- checks -------------------------------------------------------------------------------------------------
+
+def check_info(r, gw: Gateway, secrets: list[str], logout_first: bool) -> None:
+    import json
+    status, headers, body = gw.http("GET", "/api/v1/info")
+    r.equal("GET /api/v1/info: 200", status, 200)
+    try:
+        r.equal("GET /api/v1/info: secrets and logout_first from the config", json.loads(body),
+                {"secrets": secrets, "logout_first": logout_first})
+    except ValueError:
+        r.check("GET /api/v1/info: JSON body", False, repr(body[:200]))
+
+
+def check_login_page(r, b: Browser, gw: Gateway, otp: bool, label: str) -> None:
+    b.console_messages()  # forget earlier pages' console messages
+    load(b, gw.url + "/")
+    form = b.driver.find_elements("css selector", "form")
+    r.check(f"{label}: one form, method post, action /login",
+            len(form) == 1 and (attribute(form[0], "method") or "").lower() == "post"
+            and attribute(form[0], "action") == "/login",
+            f"forms: {[(attribute(f, 'method'), attribute(f, 'action')) for f in form]}")
+    username, password, otp_field = by_id(b, "username"), by_id(b, "password"), by_id(b, "otp")
+    r.check(f"{label}: #username, name=username", attribute(username, "name") == "username")
+    r.check(f"{label}: #password, name=password, type=password",
+            attribute(password, "name") == "password" and attribute(password, "type") == "password")
+    if otp:
+        r.check(f"{label}: #otp, name=otp, inputmode=numeric, autocomplete=one-time-code",
+                attribute(otp_field, "name") == "otp" and attribute(otp_field, "inputmode") == "numeric"
+                and attribute(otp_field, "autocomplete") == "one-time-code",
+                f"got {otp_field and otp_field.get_attribute('outerHTML')}")
+    else:
+        r.check(f"{label}: no one-time code field", otp_field is None and not b.driver.find_elements("name", "otp"))
+    csrf = b.driver.find_elements("css selector", "input[type=hidden][name=csrf]")
+    r.check(f"{label}: hidden csrf field with a value", len(csrf) == 1 and bool(attribute(csrf[0], "value")))
+    checkbox = by_id(b, "logout_first")
+    r.check(f"{label}: #logout_first checkbox, name=logout_first",
+            attribute(checkbox, "type") == "checkbox" and attribute(checkbox, "name") == "logout_first")
+    button = by_id(b, "submit")
+    r.check(f"{label}: #submit submits the form", button is not None and (attribute(button, "type") or "submit") == "submit"
+            and button.tag_name in ("button", "input"))
+    missing = unlabelled_inputs(b)
+    r.check(f"{label}: a label[for] for every input", not missing, f"unlabelled: {missing}")
+    inline = inline_code(b)
+    r.check(f"{label}: no inline script or style", not inline, f"found: {inline}")
+    sheets = b.driver.execute_script(
+        "return Array.from(document.querySelectorAll('link[rel=stylesheet]')).map(l => l.getAttribute('href'));")
+    r.check(f"{label}: stylesheet /static/consolegate.css linked", "/static/consolegate.css" in sheets, f"{sheets}")
+    applied = b.driver.execute_script(
+        "return Array.from(document.styleSheets).some(s => s.href && s.href.endsWith('/static/consolegate.css')"
+        " && s.cssRules.length > 0);")
+    r.check(f"{label}: the stylesheet loaded in the browser", applied)
+    errors = csp_errors(b)
+    r.check(f"{label}: no Content-Security-Policy violations", not errors, f"{errors}")
+    cookie = b.driver.get_cookie("consolegate_csrf")
+    r.check(f"{label}: consolegate_csrf cookie HttpOnly, SameSite=Strict, Path=/",
+            cookie is not None and cookie.get("httpOnly") is True and cookie.get("sameSite") == "Strict"
+            and cookie.get("path") == "/", f"{cookie}")
+    expected = ["username", "password"] + (["otp"] if otp else []) + ["logout_first", "submit"]
+    load(b, gw.url + "/")
+    r.equal(f"{label}: keyboard tab order", tab_order(b, len(expected)), expected)
+
+
+def screenshots(r, b: Browser, gw: Gateway, prefix: str) -> None:
+    out = output_dir()
+    b.viewport(1280, 900)
+    load(b, gw.url + "/")
+    desktop = os.path.join(out, f"{prefix}-desktop.png")
+    b.screenshot(desktop)
+    r.check(f"screenshot {desktop}", os.path.getsize(desktop) > 1000)
+    b.viewport(390, 844, mobile=True)
+    load(b, gw.url + "/")
+    phone = os.path.join(out, f"{prefix}-phone.png")
+    b.screenshot(phone)
+    r.check(f"screenshot {phone}", os.path.getsize(phone) > 1000)
+    overflow = b.driver.execute_script(
+        "const r = document.getElementById('submit').getBoundingClientRect();"
+        "return [document.documentElement.scrollWidth, Math.round(r.left), Math.round(r.right)];")
+    r.check(f"{prefix}: phone width (390px) fits without horizontal scrolling",
+            overflow[0] <= 390 and overflow[1] >= 0 and overflow[2] <= 390,
+            f"scrollWidth, submit left/right = {overflow}")
+    b.viewport(1280, 900)
+
+
+def fill(b: Browser, **fields: str) -> None:
+    for element_id, value in fields.items():
+        element = by_id(b, element_id)
+        element.clear()
+        element.send_keys(value)
+
+
+def expect_signin(r, label: str, chain: dict, gw: Gateway, console: ConsoleStandIn, principal: str,
+                  first_path: str = "/login") -> None:
+    """The chain: POST first_path → 303 to the federation stand-in's login URL → 302 to the console → 200."""
+    federation = gw.standins["federation_url"]
+    hops = chain["hops"]
+    ok = len(hops) >= 3
+    r.check(f"{label}: POST {first_path} → 303 → federation stand-in → 302 → console page",
+            ok and urlsplit(hops[0]["url"]).path == first_path and hops[0]["status"] == 303
+            and hops[1]["url"].startswith(federation + "?") and hops[1]["status"] == 302
+            and hops[-1]["url"].startswith(CONSOLE) and hops[-1]["status"] == 200 and chain["end"] == "response",
+            describe(chain))
+    if not ok:
+        return
+    location = header(hops[0]["headers"], "Location") or ""
+    query = parse_qs(urlsplit(hops[1]["url"]).query)
+    r.check(f"{label}: the 303 Location is the sign-in URL (Action=login, a SigninToken, Destination on the console)",
+            location == hops[1]["url"] and query.get("Action") == ["login"] and bool(query.get("SigninToken"))
+            and (query.get("Destination") or [""])[0].startswith(CONSOLE), location[:160])
+    r.equal(f"{label}: signed in as", header(hops[1]["headers"], "X-Standin-Principal"), principal)
+    r.check(f"{label}: the browser ends on the console", b_url_is_console(chain) and bool(console.requests),
+            f"console stand-in saw {console.requests}")
+
+
+def b_url_is_console(chain: dict) -> bool:
+    return chain["hops"][-1]["url"].startswith(CONSOLE)
+
+
+def expect_failure_page(r, label: str, b: Browser, chain: dict, status: int = 401) -> str:
+    hops = chain["hops"]
+    r.check(f"{label}: POST /login answers {status} with the login page again",
+            len(hops) == 1 and hops[0]["status"] == status and chain["end"] == "response"
+            and by_id(b, "username") is not None and by_id(b, "password") is not None, describe(chain))
+    error = by_id(b, "error")
+    text = error.text.strip() if error is not None else ""
+    r.check(f"{label}: #error role=alert with a message", error is not None and attribute(error, "role") == "alert"
+            and bool(text), f"{error and error.get_attribute('outerHTML')}")
+    return text
+
+
+def audit_entry(gw: Gateway, user: str) -> dict:
+    entries = [e for e in gw.audit_lines() if e.get("user") == user]
+    return entries[-1] if entries else {}
+
+
+# --- CSRF, without a browser --------------------------------------------------------------------------------
+
+def login_page(gw: Gateway):
+    """GET /: (cookie value, csrf field value, raw Set-Cookie header)."""
+    status, headers, body = gw.http("GET", "/")
+    raw = next((c for c in headers.get_all("Set-Cookie") or [] if c.strip().startswith("consolegate_csrf=")), "")
+    cookie = raw.split(";")[0].split("=", 1)[1] if raw else ""
+    return cookie, Inputs(body.decode("utf-8", "replace")).value("csrf"), raw
+
+
+def check_csrf(r, gw: Gateway, user: User) -> None:
+    federation = gw.standins["federation_url"]
+    cookie_a, token_a, raw = login_page(gw)
+    r.check("GET / sets consolegate_csrf and a csrf field", bool(cookie_a) and bool(token_a), raw)
+    attributes = [a.strip().lower() for a in raw.split(";")[1:]]
+    r.check("the consolegate_csrf cookie: HttpOnly; SameSite=Strict; Path=/",
+            "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes, raw)
+    cookie_b, token_b, _ = login_page(gw)
+    r.check("another session gets another token", token_b and token_b != token_a)
+
+    def post(fields: dict, cookie: str | None, extra: dict | None = None):
+        headers = dict(FORM, **(extra or {}))
+        if cookie is not None:
+            headers["Cookie"] = f"consolegate_csrf={cookie}"
+        return gw.http("POST", "/login", urlencode(fields), headers)
+
+    right = {"username": user.name, "password": user.password}
+    status, _, _ = post(right, cookie_a)
+    r.equal("POST /login without the csrf field: 403", status, 403)
+    status, _, _ = post(dict(right, csrf=token_b), cookie_a)
+    r.equal("POST /login with another session's csrf token: 403", status, 403)
+    status, _, _ = post(dict(right, csrf=token_a), None)
+    r.equal("POST /login with a csrf field but no cookie: 403", status, 403)
+    status, _, _ = post(dict(right, csrf=token_a), cookie_a, {"Origin": "http://evil.example"})
+    r.equal("POST /login from another Origin: 403", status, 403)
+    status, _, _ = post(dict(right, csrf=token_a), cookie_a, {"Sec-Fetch-Site": "cross-site"})
+    r.equal("POST /login with Sec-Fetch-Site: cross-site: 403", status, 403)
+    status, _, body = post({"username": user.name, "password": "not-" + user.password, "csrf": token_a}, cookie_a)
+    r.equal("control: matching csrf, wrong password: 401", status, 401)
+    status, headers, _ = post(dict(right, csrf=token_a), cookie_a)
+    location = headers.get("Location") or ""
+    r.check("control: matching csrf, right password: 303 to the sign-in URL",
+            status == 303 and location.startswith(federation + "?"), f"{status} {location[:120]}")
+
+
+# --- the run ------------------------------------------------------------------------------------------------
+
+def main(r) -> None:
+    require_standins()
+    read_only, admin = role("ConsoleReadOnly"), role("ConsoleAdmin")
+    alice = User("alice", "alice-web-pw", groups=["staff"])
+    carol = User("carol", "carol-web-pw", groups=["staff", "aws-admins"])
+    rules = [Rule(admin, groups=["aws-admins"]), Rule(read_only, groups=["staff"])]
+
+    with ConsoleStandIn() as console, Browser(console=console) as b:
+        # ---- password only, logout_first off
+        with Gateway([alice, carol], rules, logout_first=False) as gw:
+            with r.section("password-only gateway: /api/v1/info"):
+                check_info(r, gw, ["password"], False)
+            with r.section("login page (password only)"):
+                check_login_page(r, b, gw, otp=False, label="login page")
+            with r.section("screenshots (password only)"):
+                screenshots(r, b, gw, "login")
+
+            with r.section("one role: alice signs in through the page"):
+                before = metric_value(gw.metrics_text(), "consolegate_logins_total", front_end="web", outcome="success")
+                load(b, gw.url + "/")
+                fill(b, username=alice.name, password=alice.password)
+                console.requests.clear()
+                chain = submit(b, by_id(b, "submit"))
+                expect_signin(r, "alice", chain, gw, console, assumed_role_arn(read_only, "alice"))
+                r.check("alice: driver.current_url is the console", b.driver.current_url.startswith(CONSOLE),
+                        b.driver.current_url)
+                entry = audit_entry(gw, "alice")
+                r.check("alice: audit line front_end=web, outcome=success, her role",
+                        entry.get("front_end") == "web" and entry.get("outcome") == "success"
+                        and entry.get("role") == read_only, f"{entry}")
+                after = metric_value(gw.metrics_text(), "consolegate_logins_total", front_end="web", outcome="success")
+                r.equal('alice: consolegate_logins_total{front_end="web",outcome="success"} +1', after - before, 1)
+
+            with r.section("two roles: carol picks the second on the chooser"):
+                b.driver.delete_all_cookies()
+                load(b, gw.url + "/")
+                fill(b, username=carol.name, password=carol.password)
+                chain = submit(b, by_id(b, "submit"))
+                hops = chain["hops"]
+                r.check("carol: POST /login answers 200 with the role chooser",
+                        len(hops) == 1 and hops[0]["status"] == 200, describe(chain))
+                form = b.driver.find_elements("css selector", "form")
+                r.check("chooser: form action=/login/role, method post",
+                        len(form) == 1 and attribute(form[0], "action") == "/login/role"
+                        and (attribute(form[0], "method") or "").lower() == "post")
+                radios = b.driver.find_elements("css selector", "input[type=radio][name=role]")
+                values = [attribute(x, "value") for x in radios]
+                r.equal("chooser: radios role-0, role-1", [attribute(x, "id") for x in radios], ["role-0", "role-1"])
+                r.equal("chooser: their values are carol's role ARNs", sorted(values), sorted([admin, read_only]))
+                r.check("chooser: hidden pending and csrf fields",
+                        all(b.driver.find_elements("css selector", f"input[type=hidden][name={n}]")
+                            and attribute(b.driver.find_element("css selector", f"input[type=hidden][name={n}]"), "value")
+                            for n in ("pending", "csrf")))
+                missing = unlabelled_inputs(b)
+                r.check("chooser: a label[for] for every radio", not missing, f"unlabelled: {missing}")
+                inline = inline_code(b)
+                r.check("chooser: no inline script or style", not inline, f"{inline}")
+                b.screenshot(os.path.join(output_dir(), "role-chooser-desktop.png"))
+                second = by_id(b, "role-1")
+                chosen = attribute(second, "value")
+                second.click()
+                console.requests.clear()
+                chain = submit(b, by_id(b, "submit"))
+                expect_signin(r, "carol (second role)", chain, gw, console, assumed_role_arn(chosen, "carol"),
+                              first_path="/login/role")
+                entry = audit_entry(gw, "carol")
+                r.check("carol: audit line front_end=web, outcome=success, the chosen role",
+                        entry.get("front_end") == "web" and entry.get("outcome") == "success"
+                        and entry.get("role") == chosen, f"{entry}")
+
+            with r.section("wrong password, unknown user, then a retry on the error page"):
+                b.driver.delete_all_cookies()
+                load(b, gw.url + "/")
+                fill(b, username=alice.name, password="not-her-password")
+                chain = submit(b, by_id(b, "submit"))
+                message = expect_failure_page(r, "wrong password", b, chain)
+                b.screenshot(os.path.join(output_dir(), "login-error-desktop.png"))
+                r.check("wrong password: the message does not echo the password",
+                        "not-her-password" not in b.driver.page_source)
+                fill(b, username="nobody-here", password="whatever")
+                chain = submit(b, by_id(b, "submit"))
+                other = expect_failure_page(r, "unknown user", b, chain)
+                r.equal("unknown user: the same generic message", other, message)
+                fill(b, username=alice.name, password=alice.password)
+                console.requests.clear()
+                chain = submit(b, by_id(b, "submit"))
+                expect_signin(r, "retry on the error page", chain, gw, console, assumed_role_arn(read_only, "alice"))
+
+            with r.section("CSRF and cross-site requests (no browser)"):
+                check_csrf(r, gw, alice)
+
+        # ---- password + one-time code, logout_first on
+        b.driver.delete_all_cookies()
+        with Gateway([alice], [Rule(read_only, groups=["staff"])], secrets=("password", "otp"), logout_first=True) as gw:
+            with r.section("OTP gateway: /api/v1/info"):
+                check_info(r, gw, ["password", "otp"], True)
+            with r.section("login page (password + one-time code)"):
+                check_login_page(r, b, gw, otp=True, label="OTP login page")
+                checked = by_id(b, "logout_first").is_selected()
+                print(f"NOTE with aws.logout_first: true the checkbox is initially {'checked' if checked else 'unchecked'}")
+            with r.section("screenshots (password + one-time code)"):
+                screenshots(r, b, gw, "login-otp")
+
+            with r.section("wrong one-time code"):
+                load(b, gw.url + "/")
+                code = gw.otp("alice")
+                wrong = f"{(int(code) + 1) % 1000000:06d}"
+                fill(b, username=alice.name, password=alice.password, otp=wrong)
+                chain = submit(b, by_id(b, "submit"))
+                expect_failure_page(r, "wrong one-time code", b, chain)
+
+            with r.section("keyboard only: alice with a one-time code"):
+                from selenium.webdriver.common.action_chains import ActionChains
+                from selenium.webdriver.common.keys import Keys
+                b.driver.delete_all_cookies()
+                load(b, gw.url + "/")
+                by_id(b, "username").click()  # focus the first field whether or not it autofocuses
+                keys = ActionChains(b.driver).send_keys(alice.name, Keys.TAB, alice.password, Keys.TAB,
+                                                        gw.otp("alice"), Keys.TAB)
+                keys.perform()
+                if by_id(b, "logout_first").is_selected():
+                    ActionChains(b.driver).send_keys(Keys.SPACE).perform()  # logout_first sends via signin's logout
+                r.check("keyboard: the checkbox can be toggled to off", not by_id(b, "logout_first").is_selected())
+                ActionChains(b.driver).send_keys(Keys.TAB).perform()
+                focused = b.driver.switch_to.active_element
+                r.equal("keyboard: Tab reaches the submit button", attribute(focused, "id"), "submit")
+                console.requests.clear()
+                chain = submit(b, focused, keys=Keys.ENTER)
+                expect_signin(r, "alice (OTP, keyboard)", chain, gw, console, assumed_role_arn(read_only, "alice"))
+
+
+if __name__ == "__main__":
+    run(main)

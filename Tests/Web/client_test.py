@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""`consolegate login` against a real `consolegate serve`, through a pseudo-terminal; the real AWS CLI using it as
+a credential_process; and the /metrics counters.
+
+Run through scripts/test.sh, or with the stand-ins started and CONSOLEGATE_BIN set:
+    python3 Tests/Web/client_test.py
+Ends with "N passed, M failed"; exit code 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+
+import pexpect
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gateway_fixture import (  # noqa: E402
+    Gateway, Rule, User, assumed_role_arn, follow_signin_url, metric_families, metric_value, require_standins, role,
+    run)
+
+TIMEOUT = 60  # per expect: the AWS CLI starts in 1–3 s, a login takes well under a second
+
+
+def base_environment(home: str) -> dict:
+    """No AWS credentials, no wrappers, no CONSOLEGATE_SERVER: only what a user's shell would have."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "PAM_WRAPPER", "NSS_WRAPPER", "CONSOLEGATE_"))}
+    env.pop("LD_PRELOAD", None)
+    env.update({"HOME": home, "LANG": "C.UTF-8", "TERM": "dumb"})
+    return env
+
+
+class Terminal:
+    """A command in a pseudo-terminal (its /dev/tty), with everything the terminal showed in `transcript`."""
+
+    def __init__(self, command: str, args: list[str], env: dict):
+        self.output = io.StringIO()
+        self.child = pexpect.spawn(command, args, env=env, encoding="utf-8", codec_errors="replace",
+                                   timeout=TIMEOUT, dimensions=(24, 250))
+        self.child.logfile_read = self.output
+
+    def answer(self, prompt: str, text: str) -> None:
+        self.child.expect_exact(prompt)
+        self.child.sendline(text)
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        return self.child.exitstatus if self.child.exitstatus is not None else 128 + (self.child.signalstatus or 0)
+
+    @property
+    def transcript(self) -> str:
+        return self.output.getvalue()
+
+    def close(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+def url_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace("\r", "\n").split("\n") if line.strip().startswith("http")]
+
+
+def json_in(text: str):
+    """The JSON object a command printed after its prompts."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError(f"no JSON in {text!r}")
+    return json.loads(text[start:end + 1])
+
+
+def check_signin_url(r, label: str, url: str, federation: str, principal: str) -> None:
+    r.check(f"{label}: a sign-in URL of the federation stand-in", url.startswith(federation + "?Action=login")
+            or (url.startswith(federation + "?") and "Action=login" in url), url[:120])
+    status, headers = follow_signin_url(url)
+    r.check(f"{label}: the URL signs in as {principal.rsplit(':', 1)[1]}",
+            status == 302 and headers.get("X-Standin-Principal") == principal,
+            f"{status} {headers.get('X-Standin-Principal')}")
+
+
+def main(r) -> None:
+    standins = require_standins()
+    federation, moto = standins["federation_url"], standins["moto_url"]
+    read_only, admin = role("ConsoleReadOnly"), role("ConsoleAdmin")
+    alice = User("alice", "alice-cli-pw", groups=["staff"])
+    bob = User("bob", "bob-cli-pw", groups=["staff"])
+    carol = User("carol", "carol-cli-pw", groups=["staff", "aws-admins"])
+    rules = [Rule(read_only, groups=["staff"]), Rule(admin, groups=["aws-admins"])]
+    home = tempfile.mkdtemp(prefix="consolegate-client-")
+    try:
+        with Gateway([alice, bob], rules, secrets=("password", "otp")) as gw:
+            binary = gw.binary
+
+            with r.section("consolegate login in a terminal: password, then a one-time code"):
+                code = gw.otp("alice")
+                term = Terminal(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home))
+                try:
+                    term.answer("Password: ", alice.password)
+                    term.answer("One-time code: ", code)
+                    status = term.finish()
+                finally:
+                    term.close()
+                r.equal("login: exit code 0", status, 0)
+                text = term.transcript
+                r.check("login: the password is not echoed", alice.password not in text)
+                r.check("login: the one-time code is not echoed", code not in text)
+                urls = url_lines(text)
+                r.equal("login: one URL line", len(urls), 1)
+                if urls:
+                    check_signin_url(r, "login", urls[0], federation, assumed_role_arn(read_only, "alice"))
+
+            with r.section("consolegate login: server from CONSOLEGATE_SERVER, --format json"):
+                code = gw.otp("bob")
+                env = dict(base_environment(home), CONSOLEGATE_SERVER=gw.url)
+                term = Terminal(binary, ["login", "--user", "bob", "--format", "json"], env)
+                try:
+                    term.answer("Password: ", bob.password)
+                    term.answer("One-time code: ", code)
+                    status = term.finish()
+                finally:
+                    term.close()
+                r.equal("login --format json: exit code 0", status, 0)
+                answer = json_in(term.transcript.split("One-time code:", 1)[-1])
+                r.check("login --format json: url, expires_at, role_arn, session_name",
+                        {"url", "expires_at", "role_arn", "session_name"} <= set(answer)
+                        and answer["role_arn"] == read_only and answer["session_name"] == "bob", f"{answer}")
+                r.check("login --format json: the password is not echoed", bob.password not in term.transcript)
+
+            with r.section("consolegate login: a wrong password"):
+                term = Terminal(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home))
+                try:
+                    term.answer("Password: ", "not-" + alice.password)
+                    term.answer("One-time code: ", "123456")
+                    status = term.finish()
+                finally:
+                    term.close()
+                r.check("wrong password: a non-zero exit code", status != 0, f"exit {status}")
+                r.check("wrong password: no URL", not url_lines(term.transcript), term.transcript[-300:])
+
+            with r.section("the AWS CLI with consolegate login as its credential_process"):
+                aws = shutil.which("aws")
+                if not aws:
+                    r.check("the aws command (PyPI awscli) is installed", False, "scripts/install-deps.sh installs it")
+                else:
+                    config = os.path.join(home, "aws-config")
+                    with open(config, "w") as f:
+                        f.write("[profile cg]\n"
+                                f"credential_process = {shlex.quote(binary)} login --server {gw.url} --user alice"
+                                " --format credential-process\n")
+                    env = dict(base_environment(home), AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                               AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
+                    code = gw.otp("alice")
+                    term = Terminal(aws, ["sts", "get-caller-identity", "--profile", "cg", "--endpoint-url", moto,
+                                          "--region", "us-east-1", "--output", "json"], env)
+                    try:
+                        # botocore pipes the process's stdout and stderr: the prompts must come on /dev/tty.
+                        term.answer("Password: ", alice.password)
+                        term.answer("One-time code: ", code)
+                        status = term.finish()
+                    finally:
+                        term.close()
+                    r.equal("aws sts get-caller-identity: exit code 0", status, 0)
+                    r.check("aws: the password is not echoed", alice.password not in term.transcript)
+                    try:
+                        identity = json_in(term.transcript.split("One-time code:", 1)[-1])
+                    except ValueError as exc:
+                        identity = {}
+                        print(f"  aws said: {term.transcript[-600:]!r} ({exc})")
+                    r.equal("aws: the caller is alice in her role", identity.get("Arn"),
+                            assumed_role_arn(read_only, "alice"))
+
+        with Gateway([alice, carol], rules, secrets=("password",)) as gw:
+            binary = gw.binary
+
+            with r.section("consolegate login against a password-only gateway, --role"):
+                term = Terminal(binary, ["login", "--server", gw.url, "--user", "carol", "--role", admin],
+                                base_environment(home))
+                try:
+                    term.answer("Password: ", carol.password)
+                    status = term.finish()
+                finally:
+                    term.close()
+                r.equal("password only: exit code 0", status, 0)
+                r.check("password only: no one-time code prompt", "One-time code" not in term.transcript,
+                        term.transcript)
+                r.check("password only: the password is not echoed", carol.password not in term.transcript)
+                urls = url_lines(term.transcript)
+                r.equal("password only: one URL line", len(urls), 1)
+                if urls:
+                    check_signin_url(r, "login --role", urls[0], federation, assumed_role_arn(admin, "carol"))
+
+            with r.section("/metrics"):
+                status, headers, body = gw.http("GET", "/metrics")
+                r.equal("GET /metrics: 200", status, 200)
+                r.check("GET /metrics: text/plain", (headers.get("Content-Type") or "").startswith("text/plain"),
+                        headers.get("Content-Type"))
+
+                def counts():
+                    text = gw.metrics_text()
+                    return text, {outcome: metric_value(text, "consolegate_logins_total", front_end="api", outcome=outcome)
+                                  for outcome in ("success", "authentication_failed")}
+
+                _, before = counts()
+                status, _ = gw.api_login(username="alice", password=alice.password)
+                r.equal("API login: 200", status, 200)
+                _, after_success = counts()
+                r.equal('consolegate_logins_total{front_end="api",outcome="success"} +1 after a login',
+                        after_success["success"] - before["success"], 1)
+                r.equal('...and outcome="authentication_failed" unchanged',
+                        after_success["authentication_failed"] - before["authentication_failed"], 0)
+                status, _ = gw.api_login(username="alice", password="not-" + alice.password)
+                r.equal("API login with a wrong password: 401", status, 401)
+                text, after_failure = counts()
+                r.equal('consolegate_logins_total{front_end="api",outcome="authentication_failed"} +1 after a failure',
+                        after_failure["authentication_failed"] - after_success["authentication_failed"], 1)
+                r.equal('...and outcome="success" unchanged', after_failure["success"] - after_success["success"], 0)
+
+                families = metric_families(text)
+                types = {name: kind for name, (kind, _) in families.items()}
+
+                def family(prefix):
+                    return next((name for name in families if name == prefix or name + "_total" == prefix), None)
+
+                logins = family("consolegate_logins_total")
+                r.check("consolegate_logins_total is a counter", logins is not None and types[logins] == "counter",
+                        f"{logins}: {types.get(logins)}")
+                lockouts = family("consolegate_lockouts_total")
+                r.check("consolegate_lockouts_total is a counter", lockouts is not None and types[lockouts] == "counter",
+                        f"families: {sorted(families)}")
+                for name in ("consolegate_upstream_request_duration_seconds", "consolegate_pam_helper_duration_seconds"):
+                    kind = types.get(name)
+                    observed = [s for s in families.get(name, (None, []))[1] if s.name == name + "_count"]
+                    r.check(f"{name}: a histogram or summary with observations",
+                            kind in ("histogram", "summary") and sum(s.value for s in observed) > 0,
+                            f"type {kind}, counts {[(s.labels, s.value) for s in observed]}")
+                operations = {s.labels.get("operation") for s in
+                              families.get("consolegate_upstream_request_duration_seconds", (None, []))[1]}
+                r.check("consolegate_upstream_request_duration_seconds has an operation label",
+                        bool(operations - {None}), f"{operations}")
+                r.check("/metrics exposes no user names", not re.search(r'"(alice|carol)"', text))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run(main)
