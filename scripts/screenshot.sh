@@ -6,13 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CONSOLEGATE_BIN="${CONSOLEGATE_BIN:-$PWD/.build/debug/consolegate}"
 [ -x "$CONSOLEGATE_BIN" ] || { echo "screenshot: no binary at $CONSOLEGATE_BIN; run swift build first" >&2; exit 2; }
+scripts/install-deps.sh
 source scripts/lib/standins.sh
 
 trap stop_standins EXIT
 start_standins
 
 python3 - "$PWD/docs/login-page.png" <<'PYTHON'
-import os, sys
+import os, sys, time
 sys.path.insert(0, "Tests/Web")
 from gateway_fixture import Browser, Gateway, Rule, User, role
 
@@ -20,7 +21,12 @@ out = sys.argv[1]
 with Gateway([User("alice", "unused", groups=["staff"])], [Rule(role("ConsoleReadOnly"), groups=["staff"])],
              secrets=("password", "otp")) as gateway, Browser(900, 700) as browser:
     browser.driver.get(gateway.url + "/")
-    # No focus ring or caret in the picture.
+    # No focus ring or caret in the picture: wait (bounded) for autofocus to land, then take the focus away.
+    deadline = time.monotonic() + 5
+    while (browser.driver.execute_script("return document.querySelector('[autofocus]') !== null"
+                                         " && document.activeElement === document.body;")
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
     browser.driver.execute_script("document.activeElement && document.activeElement.blur()")
     browser.screenshot(out[:-4] + ".tmp.png")
 os.replace(out[:-4] + ".tmp.png", out)

@@ -26,6 +26,11 @@ swift test --skip-build --filter LeakTests
 echo "== swift test: load"
 swift test --skip-build --filter LoadTests
 
+echo "== web: the login page in headless Chromium"
+python3 Tests/Web/browser_test.py
+echo "== web: consolegate login in a terminal, the AWS CLI, /metrics"
+python3 Tests/Web/client_test.py
+
 if [ "$(id -u)" = 0 ]; then
     echo "== LDAP: slapd + nslcd + pam_ldap"
     Tests/PAM/ldap_test.sh

@@ -5,7 +5,7 @@ import Glibc
 
 /// One line of the audit trail. Never a password, one-time code, SigninToken, secret key or session token.
 public struct AuditRecord: Sendable, Encodable, Equatable {
-    public enum Outcome: String, Sendable, Encodable {
+    public enum Outcome: String, Sendable, Encodable, CaseIterable {
         case success
         case authenticationFailed = "authentication_failed"
         /// PAM's account phase refused: expired, locked, or a password that must be changed.

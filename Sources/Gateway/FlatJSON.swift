@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// Reads a flat JSON object of string (or null) values into byte buffers, so that passwords never become
-/// Swift strings that cannot be wiped. Anything nested, numeric or malformed is refused.
+/// Reads a flat JSON object of string (or null, or boolean) values into byte buffers, so that passwords never
+/// become Swift strings that cannot be wiped. Booleans become "true"/"false". Anything nested, numeric or
+/// malformed is refused.
 enum FlatJSON {
     struct Malformed: Error {
         var reason: String
@@ -26,6 +27,10 @@ enum FlatJSON {
                 reader.skipSpace()
                 if reader.consume("null") {
                     object[key] = nil
+                } else if reader.consume("true") {
+                    object[key] = Array("true".utf8)
+                } else if reader.consume("false") {
+                    object[key] = Array("false".utf8)
                 } else {
                     guard object[key] == nil else { throw Malformed(reason: "\"\(key)\" appears twice") }
                     object[key] = try reader.string()

@@ -2,6 +2,7 @@ import Foundation
 import GatewayConfig
 import Hummingbird
 import HTTPTypes
+import Minting
 import NIOCore
 import PAMAuth
 import Prometheus
@@ -17,6 +18,8 @@ public struct GatewayRoutes: Sendable {
     let logoutFirstDefault: Bool
     let tlsEnabled: Bool
     let pendingRoleChoices = PendingRoleChoices()
+    /// The sign-in endpoint's origin and the console's: where the login form's redirects lead.
+    let formActions: [String]
     /// Served at /metrics when set.
     let metrics: PrometheusCollectorRegistry?
 
@@ -27,11 +30,15 @@ public struct GatewayRoutes: Sendable {
         self.logoutFirstDefault = configuration.aws.logoutFirst
         self.tlsEnabled = configuration.listen.tlsCertificate != nil
         self.metrics = metrics
+        let aws = configuration.aws
+        let signin = aws.signinEndpoint ?? aws.partition.signinEndpoint(region: aws.region)
+        let signinOrigin = "\(signin.scheme ?? "https")://\(signin.host ?? "")\(signin.port.map { ":\($0)" } ?? "")"
+        self.formActions = ["'self'", signinOrigin, "https://\(aws.partition.consoleHost)", "https://*.\(aws.partition.consoleHost)"]
     }
 
     public func apiRouter() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
-        router.middlewares.add(SecurityHeadersMiddleware(strictTransportSecurity: tlsEnabled))
+        router.middlewares.add(SecurityHeadersMiddleware(strictTransportSecurity: tlsEnabled, formActions: formActions))
         router.middlewares.add(CrossSiteRefusalMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.object(.ok, ["status": "ok"]) }
         router.get("/api/v1/info") { _, _ in

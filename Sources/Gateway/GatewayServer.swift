@@ -41,6 +41,7 @@ public enum GatewayServer {
         let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit, logger: logger)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+        LoginService.registerMetrics()
         let routes = GatewayRoutes(service: service, configuration: configuration, metrics: metrics)
 
         var services: [any Service] = []

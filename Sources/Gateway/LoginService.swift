@@ -243,6 +243,16 @@ public struct LoginService: Sendable {
         return .success(grant)
     }
 
+    /// Every counter at 0 from the start, as Prometheus expects, rather than appearing with its first event.
+    public static func registerMetrics() {
+        Counter(label: "consolegate_lockouts_total").increment(by: 0)
+        for frontEnd in [FrontEnd.api, .web, .socket] {
+            for outcome in AuditRecord.Outcome.allCases {
+                Counter(label: "consolegate_logins_total", dimensions: [("front_end", frontEnd.rawValue), ("outcome", outcome.rawValue)]).increment(by: 0)
+            }
+        }
+    }
+
     /// The person hears "authentication failed" either way; the audit trail keeps the difference.
     static func auditOutcome(_ outcome: PAMOutcome) -> AuditRecord.Outcome {
         outcome.verdict == .accountRefused ? .accountRefused : .authenticationFailed

@@ -6,13 +6,16 @@ import HTTPTypes
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Served over TLS: browsers should never use plain HTTP for this host again (HSTS).
     var strictTransportSecurity = false
+    /// Where the login form may lead. Browsers apply form-action to every redirect after the POST too, so
+    /// the sign-in endpoint and the console must be listed beside 'self'.
+    var formActions: [String] = ["'self'"]
 
-    static var headers: [(HTTPField.Name, String)] {
+    var headers: [(HTTPField.Name, String)] {
         [
             (.cacheControl, "no-store"),
             (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
             (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
-            (.contentSecurityPolicy, "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+            (.contentSecurityPolicy, "default-src 'none'; style-src 'self'; img-src 'self'; form-action \(formActions.joined(separator: " ")); base-uri 'none'; frame-ancestors 'none'"),
         ]
     }
 
@@ -26,7 +29,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
             response = JSONAnswer.error(.internalServerError, "internal error")
         }
-        for (name, value) in Self.headers {
+        for (name, value) in headers {
             response.headers[name] = value
         }
         if strictTransportSecurity {
@@ -43,7 +46,10 @@ struct CrossSiteRefusalMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "cross-site" {
             return JSONAnswer.error(.forbidden, "cross-site request refused")
         }
-        if let origin = request.headers[.origin] {
+        // With Referrer-Policy: no-referrer, Chromium sends `Origin: null` on our own form's POST; the browser's
+        // Sec-Fetch-Site (which pages cannot forge) says whether it really came from this site.
+        let sameOrigin = request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "same-origin"
+        if let origin = request.headers[.origin], !(origin == "null" && sameOrigin) {
             let host = request.head.authority
             guard let host, Self.originHost(origin) == host.lowercased() else {
                 return JSONAnswer.error(.forbidden, "cross-site request refused")

@@ -185,6 +185,14 @@ import Testing
             let foreignOrigin = try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json", .origin: "https://evil.example"],
                                                          body: H.json(["username": "alice", "password": "alice-pw"]))
             #expect(foreignOrigin.status == .forbidden)
+            // What Chromium sends for our own form under Referrer-Policy: no-referrer.
+            let nullSameOrigin = try await client.execute(uri: "/api/v1/login", method: .post,
+                                                          headers: [.contentType: "application/json", .origin: "null", HTTPField.Name("Sec-Fetch-Site")!: "same-origin"],
+                                                          body: H.json(["username": "alice", "password": "alice-pw"]))
+            #expect(nullSameOrigin.status == .ok)
+            let nullAlone = try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json", .origin: "null"],
+                                                     body: H.json(["username": "alice", "password": "alice-pw"]))
+            #expect(nullAlone.status == .forbidden)
             let ownOrigin = try await client.execute(uri: "/api/v1/login", method: .post, headers: [.contentType: "application/json", .origin: "http://localhost"],
                                                      body: H.json(["username": "alice", "password": "alice-pw"]))
             #expect(ownOrigin.status == .ok)

@@ -76,8 +76,8 @@ import Testing
         let started = ContinuousClock.now
         let outcome = await authenticate("alice", PAMFixture.secrets("wrong"), service: "delayed")
         #expect(outcome.verdict == .authenticationFailed)
-        // Linux-PAM randomizes the delay by up to a quarter either way.
-        #expect(outcome.failDelay >= .microseconds(525_000) && outcome.failDelay <= .microseconds(875_000), "\(outcome.failDelay)")
+        // Linux-PAM adds Gaussian jitter around the 0.7 s asked for (_pam_compute_delay), so only its scale is certain.
+        #expect(outcome.failDelay > .zero && outcome.failDelay < .milliseconds(3500), "\(outcome.failDelay)")
         #expect(ContinuousClock.now - started >= outcome.failDelay)
     }
 

@@ -59,7 +59,8 @@ def document_chains(events: list[dict]) -> list[dict]:
             if redirect and chain["hops"]:
                 chain["hops"][-1].update(status=redirect.get("status"), headers=redirect.get("headers", {}))
             chain["hops"].append({"method": params["request"]["method"], "url": params["request"]["url"],
-                                  "status": None, "headers": {}})
+                                  "status": None, "headers": {},
+                                  "origin": header(params["request"].get("headers", {}), "Origin")})
         elif method == "Network.responseReceived" and rid in chains and params.get("type") == "Document":
             response = params["response"]
             chains[rid]["hops"][-1].update(status=response.get("status"), headers=response.get("headers", {}))
@@ -109,8 +110,16 @@ def load(b: Browser, url: str) -> None:
     b.driver.get(url)  # returns once the page has loaded
 
 
-def describe(chain: dict) -> str:
-    return " → ".join(f"{h['method']} {h['url'][:70]} [{h['status']}]" for h in chain["hops"]) + f" ({chain['end']})"
+def describe(chain: dict, b: Browser | None = None) -> str:
+    """The hops, their statuses, the Origin a POST was sent with, and (given the browser) what its console said,
+    such as Content-Security-Policy refusals."""
+    text = " → ".join(f"{h['method']} {h['url'][:70]}" + (f" (Origin: {h['origin']})" if h["method"] == "POST" else "")
+                      + f" [{h['status']}]" for h in chain["hops"]) + f" ({chain['end']})"
+    if b is not None:
+        messages = [m.get("message", "")[:300] for m in b.console_messages()]
+        if messages:
+            text += "; browser console: " + " | ".join(messages)
+    return text
 
 
 # --- page inspection ----------------------------------------------------------------------------------------
@@ -279,14 +288,21 @@ def screenshots(r, b: Browser, gw: Gateway, prefix: str) -> None:
     b.viewport(1280, 900)
 
 
+def need(b: Browser, element_id: str):
+    element = by_id(b, element_id)
+    if element is None:
+        raise AssertionError(f"no #{element_id} on {b.driver.current_url}")
+    return element
+
+
 def fill(b: Browser, **fields: str) -> None:
     for element_id, value in fields.items():
-        element = by_id(b, element_id)
+        element = need(b, element_id)
         element.clear()
         element.send_keys(value)
 
 
-def expect_signin(r, label: str, chain: dict, gw: Gateway, console: ConsoleStandIn, principal: str,
+def expect_signin(r, label: str, b: Browser, chain: dict, gw: Gateway, console: ConsoleStandIn, principal: str,
                   first_path: str = "/login") -> None:
     """The chain: POST first_path → 303 to the federation stand-in's login URL → 302 to the console → 200."""
     federation = gw.standins["federation_url"]
@@ -296,7 +312,7 @@ def expect_signin(r, label: str, chain: dict, gw: Gateway, console: ConsoleStand
             ok and urlsplit(hops[0]["url"]).path == first_path and hops[0]["status"] == 303
             and hops[1]["url"].startswith(federation + "?") and hops[1]["status"] == 302
             and hops[-1]["url"].startswith(CONSOLE) and hops[-1]["status"] == 200 and chain["end"] == "response",
-            describe(chain))
+            describe(chain, b))
     if not ok:
         return
     location = header(hops[0]["headers"], "Location") or ""
@@ -305,19 +321,16 @@ def expect_signin(r, label: str, chain: dict, gw: Gateway, console: ConsoleStand
             location == hops[1]["url"] and query.get("Action") == ["login"] and bool(query.get("SigninToken"))
             and (query.get("Destination") or [""])[0].startswith(CONSOLE), location[:160])
     r.equal(f"{label}: signed in as", header(hops[1]["headers"], "X-Standin-Principal"), principal)
-    r.check(f"{label}: the browser ends on the console", b_url_is_console(chain) and bool(console.requests),
-            f"console stand-in saw {console.requests}")
-
-
-def b_url_is_console(chain: dict) -> bool:
-    return chain["hops"][-1]["url"].startswith(CONSOLE)
+    r.check(f"{label}: the browser ends on the console page",
+            b.driver.current_url.startswith(CONSOLE) and bool(console.requests),
+            f"current_url {b.driver.current_url}; the console stand-in saw {console.requests}")
 
 
 def expect_failure_page(r, label: str, b: Browser, chain: dict, status: int = 401) -> str:
     hops = chain["hops"]
     r.check(f"{label}: POST /login answers {status} with the login page again",
             len(hops) == 1 and hops[0]["status"] == status and chain["end"] == "response"
-            and by_id(b, "username") is not None and by_id(b, "password") is not None, describe(chain))
+            and by_id(b, "username") is not None and by_id(b, "password") is not None, describe(chain, b))
     error = by_id(b, "error")
     text = error.text.strip() if error is not None else ""
     r.check(f"{label}: #error role=alert with a message", error is not None and attribute(error, "role") == "alert"
@@ -399,10 +412,8 @@ def main(r) -> None:
                 load(b, gw.url + "/")
                 fill(b, username=alice.name, password=alice.password)
                 console.requests.clear()
-                chain = submit(b, by_id(b, "submit"))
-                expect_signin(r, "alice", chain, gw, console, assumed_role_arn(read_only, "alice"))
-                r.check("alice: driver.current_url is the console", b.driver.current_url.startswith(CONSOLE),
-                        b.driver.current_url)
+                chain = submit(b, need(b, "submit"))
+                expect_signin(r, "alice", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
                 entry = audit_entry(gw, "alice")
                 r.check("alice: audit line front_end=web, outcome=success, her role",
                         entry.get("front_end") == "web" and entry.get("outcome") == "success"
@@ -414,10 +425,10 @@ def main(r) -> None:
                 b.driver.delete_all_cookies()
                 load(b, gw.url + "/")
                 fill(b, username=carol.name, password=carol.password)
-                chain = submit(b, by_id(b, "submit"))
+                chain = submit(b, need(b, "submit"))
                 hops = chain["hops"]
                 r.check("carol: POST /login answers 200 with the role chooser",
-                        len(hops) == 1 and hops[0]["status"] == 200, describe(chain))
+                        len(hops) == 1 and hops[0]["status"] == 200, describe(chain, b))
                 form = b.driver.find_elements("css selector", "form")
                 r.check("chooser: form action=/login/role, method post",
                         len(form) == 1 and attribute(form[0], "action") == "/login/role"
@@ -435,12 +446,12 @@ def main(r) -> None:
                 inline = inline_code(b)
                 r.check("chooser: no inline script or style", not inline, f"{inline}")
                 b.screenshot(os.path.join(output_dir(), "role-chooser-desktop.png"))
-                second = by_id(b, "role-1")
+                second = need(b, "role-1")
                 chosen = attribute(second, "value")
                 second.click()
                 console.requests.clear()
-                chain = submit(b, by_id(b, "submit"))
-                expect_signin(r, "carol (second role)", chain, gw, console, assumed_role_arn(chosen, "carol"),
+                chain = submit(b, need(b, "submit"))
+                expect_signin(r, "carol (second role)", b, chain, gw, console, assumed_role_arn(chosen, "carol"),
                               first_path="/login/role")
                 entry = audit_entry(gw, "carol")
                 r.check("carol: audit line front_end=web, outcome=success, the chosen role",
@@ -451,19 +462,19 @@ def main(r) -> None:
                 b.driver.delete_all_cookies()
                 load(b, gw.url + "/")
                 fill(b, username=alice.name, password="not-her-password")
-                chain = submit(b, by_id(b, "submit"))
+                chain = submit(b, need(b, "submit"))
                 message = expect_failure_page(r, "wrong password", b, chain)
                 b.screenshot(os.path.join(output_dir(), "login-error-desktop.png"))
                 r.check("wrong password: the message does not echo the password",
                         "not-her-password" not in b.driver.page_source)
                 fill(b, username="nobody-here", password="whatever")
-                chain = submit(b, by_id(b, "submit"))
+                chain = submit(b, need(b, "submit"))
                 other = expect_failure_page(r, "unknown user", b, chain)
                 r.equal("unknown user: the same generic message", other, message)
                 fill(b, username=alice.name, password=alice.password)
                 console.requests.clear()
-                chain = submit(b, by_id(b, "submit"))
-                expect_signin(r, "retry on the error page", chain, gw, console, assumed_role_arn(read_only, "alice"))
+                chain = submit(b, need(b, "submit"))
+                expect_signin(r, "retry on the error page", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
 
             with r.section("CSRF and cross-site requests (no browser)"):
                 check_csrf(r, gw, alice)
@@ -485,7 +496,7 @@ def main(r) -> None:
                 code = gw.otp("alice")
                 wrong = f"{(int(code) + 1) % 1000000:06d}"
                 fill(b, username=alice.name, password=alice.password, otp=wrong)
-                chain = submit(b, by_id(b, "submit"))
+                chain = submit(b, need(b, "submit"))
                 expect_failure_page(r, "wrong one-time code", b, chain)
 
             with r.section("keyboard only: alice with a one-time code"):
@@ -505,7 +516,7 @@ def main(r) -> None:
                 r.equal("keyboard: Tab reaches the submit button", attribute(focused, "id"), "submit")
                 console.requests.clear()
                 chain = submit(b, focused, keys=Keys.ENTER)
-                expect_signin(r, "alice (OTP, keyboard)", chain, gw, console, assumed_role_arn(read_only, "alice"))
+                expect_signin(r, "alice (OTP, keyboard)", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
 
 
 if __name__ == "__main__":

@@ -94,12 +94,16 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGHUP, handler)
 
 
+try:
+    _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: no dlopen between fork and exec
+except OSError:
+    _LIBC = None
+
+
 def _die_with_parent() -> None:
     # Runs in the child before exec: if the test process dies without cleaning up, the daemon gets SIGTERM.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 # --- the daemon --------------------------------------------------------------------------------------------
