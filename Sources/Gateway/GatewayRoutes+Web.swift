@@ -32,12 +32,12 @@ extension GatewayRoutes {
 
     func webLogin(_ request: Request, context: GatewayContext) async -> Response {
         var fields: [String: [UInt8]]
-        switch await Self.readForm(request) {
+        let csrf: String
+        switch await readCheckedForm(request) {
         case .refused(let refusal): return refusal
-        case .object(let object): fields = object
+        case .form(let form, let token): (fields, csrf) = (form, token)
         }
         defer { FlatJSON.wipe(&fields) }
-        guard let csrf = checkedCSRF(request, fields) else { return csrfRefusal() }
         let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
         let user = text("username") ?? ""
         let logoutFirst = text("logout_first") == "true"
@@ -61,12 +61,12 @@ extension GatewayRoutes {
 
     func webChooseRole(_ request: Request, context: GatewayContext) async -> Response {
         var fields: [String: [UInt8]]
-        switch await Self.readForm(request) {
+        let csrf: String
+        switch await readCheckedForm(request) {
         case .refused(let refusal): return refusal
-        case .object(let object): fields = object
+        case .form(let form, let token): (fields, csrf) = (form, token)
         }
         defer { FlatJSON.wipe(&fields) }
-        guard let csrf = checkedCSRF(request, fields) else { return csrfRefusal() }
         let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
         let client = client(request, context)
         guard let token = text("pending"), let role = text("role"),
@@ -109,6 +109,26 @@ extension GatewayRoutes {
 
     func csrfCookie(_ value: String) -> Cookie {
         Cookie(name: Self.csrfCookie, value: value, path: "/", secure: tlsEnabled, httpOnly: true, sameSite: .strict)
+    }
+
+    enum CheckedForm {
+        /// The fields and the CSRF token they carried (equal to the cookie's).
+        case form([String: [UInt8]], csrf: String)
+        case refused(Response)
+    }
+
+    /// A form body whose CSRF token matches the browser's cookie, or the answer refusing it.
+    func readCheckedForm(_ request: Request) async -> CheckedForm {
+        switch await Self.readForm(request) {
+        case .refused(let refusal):
+            return .refused(refusal)
+        case .object(var fields):
+            guard let csrf = checkedCSRF(request, fields) else {
+                FlatJSON.wipe(&fields)
+                return .refused(csrfRefusal())
+            }
+            return .form(fields, csrf: csrf)
+        }
     }
 
     /// The form's token when it matches the cookie's.

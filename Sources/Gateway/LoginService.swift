@@ -98,17 +98,13 @@ public struct LoginService: Sendable {
 
     var failureFloor: Duration { .milliseconds(Int(configuration.lockout.failureFloor * 1000)) }
 
-    /// A login with secrets (the JSON API and the web form).
+    /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        let started = ContinuousClock.now
-        let result = await authenticatedRules(attempt)
-        switch result {
-        case .failure(let failure):
-            // Every failure takes the same minimum time, so timing does not tell a real name from another.
-            try? await Task.sleep(until: started + failureFloor)
-            return .failure(failure)
-        case .success(let rule):
-            return await grant(attempt, rule: rule)
+        await withFailureFloor {
+            switch await authenticate(attempt) {
+            case .failure(let failure): return .failure(failure)
+            case .success: return await chosenRole(attempt)
+            }
         }
     }
 
@@ -120,15 +116,15 @@ public struct LoginService: Sendable {
 
     /// A login through the web form: like `login`, but a user with several roles chooses one first.
     public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
-        let started = ContinuousClock.now
-        switch await authenticate(attempt) {
-        case .failure(let failure):
-            try? await Task.sleep(until: started + failureFloor)
-            return .failure(failure)
-        case .success:
-            let roles = policy.rules(for: attempt.user).map(\.role)
-            if attempt.role == nil, roles.count > 1 { return .success(.chooseRole(roles)) }
-            return await chosenRole(attempt).map(WebStep.granted)
+        await withFailureFloor {
+            switch await authenticate(attempt) {
+            case .failure(let failure):
+                return .failure(failure)
+            case .success:
+                let roles = policy.rules(for: attempt.user).map(\.role)
+                if attempt.role == nil, roles.count > 1 { return .success(.chooseRole(roles)) }
+                return await chosenRole(attempt).map(WebStep.granted)
+            }
         }
     }
 
@@ -143,15 +139,15 @@ public struct LoginService: Sendable {
 
     /// The roles a user may take, after the same authentication and lockout as a login.
     public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
-        let started = ContinuousClock.now
-        switch await authenticate(attempt) {
-        case .failure(let failure):
-            try? await Task.sleep(until: started + failureFloor)
-            return .failure(failure)
-        case .success:
-            let roles = policy.rules(for: attempt.user).map(\.role)
-            try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
-            return .success(roles)
+        await withFailureFloor {
+            switch await authenticate(attempt) {
+            case .failure(let failure):
+                return .failure(failure)
+            case .success:
+                let roles = policy.rules(for: attempt.user).map(\.role)
+                try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
+                return .success(roles)
+            }
         }
     }
 
@@ -176,6 +172,16 @@ public struct LoginService: Sendable {
 
     // MARK: - Steps
 
+    /// Every failure answers no sooner than the floor, so timing does not tell a real name from another.
+    private func withFailureFloor<T>(_ body: () async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
+        let started = ContinuousClock.now
+        let result = await body()
+        if case .failure = result {
+            try? await Task.sleep(until: started + failureFloor)
+        }
+        return result
+    }
+
     private func authenticate(_ attempt: LoginAttempt) async -> Result<Void, LoginFailure> {
         let keys = [LockoutTracker.userKey(attempt.user), LockoutTracker.addressKey(attempt.client)]
         if await lockout.isLocked(keys) {
@@ -194,13 +200,6 @@ public struct LoginService: Sendable {
         }
         await lockout.recordSuccess(keys[0])
         return .success(())
-    }
-
-    private func authenticatedRules(_ attempt: LoginAttempt) async -> Result<AccessRule, LoginFailure> {
-        switch await authenticate(attempt) {
-        case .failure(let failure): return .failure(failure)
-        case .success: return await authorize(attempt)
-        }
     }
 
     private func authorize(_ attempt: LoginAttempt) async -> Result<AccessRule, LoginFailure> {
