@@ -24,14 +24,7 @@ PAM_SRC="$ROOT/pam/consolegate"
 SNIPPET_SRC="$ROOT/deploy/sshd_config.d/consolegate.conf"
 PACKAGES=(openssh-server openssh-client)
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() {
-    local line
-    failed=$((failed + 1)); echo "FAIL: $1"
-    [[ -z "${2:-}" ]] || while IFS= read -r line; do echo "    | $line"; done <<<"$2"
-}
-log() { echo "== $*"; }
+source "$ROOT/Tests/lib/system_test.sh"
 
 if [[ $EUID -ne 0 ]]; then
     echo "sshd_test.sh must run as root (it creates users, groups and /etc/pam.d/consolegate-sshtest-*)"
@@ -101,31 +94,16 @@ finish() {
         fail "cleanup left things behind" "$leftovers"
     fi
     rm -rf "$WORK"
-    echo "$passed passed, $failed failed"
-    if ((failed > 0 || passed == 0)); then exit 1; fi
-    exit "$status"
+    report_and_exit "$status"
 }
 trap finish EXIT
 trap 'fail "interrupted (SIGINT)"; exit 130' INT
 trap 'fail "interrupted (SIGTERM)"; exit 143' TERM
 
-abort() { fail "$1" "${2:-}"; exit 1; }
-
 # ---------------------------------------------------------------- packages and tools
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+find_missing_packages "${PACKAGES[@]}"
 if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    apt_install() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >"$WORK/apt.log" 2>&1
-    }
-    if ! apt_install; then
-        apt-get update -q >>"$WORK/apt.log" 2>&1
-        apt_install || abort "apt-get install ${missing[*]}" "$(tail -20 "$WORK/apt.log")"
-    fi
+    install_missing_packages
 fi
 for tool in /usr/sbin/sshd ssh ssh-keygen ssh-keyscan curl python3 setpriv useradd chage; do
     command -v "$tool" >/dev/null || abort "$tool not found"

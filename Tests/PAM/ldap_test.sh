@@ -23,10 +23,7 @@ PACKAGES=(slapd ldap-utils nslcd libnss-ldapd libpam-ldapd)
 SUFFIX="dc=consolegate,dc=test"
 USER_PASSWORD='Ldap-Alice-pw-7'
 
-passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; [[ -z "${2:-}" ]] || sed 's/^/    | /' <<<"$2"; }
-log() { echo "== $*"; }
+source "$ROOT/Tests/lib/system_test.sh"
 
 if [[ $EUID -ne 0 ]]; then
     echo "ldap_test.sh must run as root (it edits /etc/nslcd.conf, /etc/nsswitch.conf, /etc/pam.d)"
@@ -96,23 +93,15 @@ finish() {
         fail "system files differ from before the test" "$diffs"
     fi
     rm -rf "$WORK"
-    echo "$passed passed, $failed failed"
-    if ((failed > 0 || passed == 0)); then exit 1; fi
-    exit "$status"
+    report_and_exit "$status"
 }
 trap finish EXIT
 trap 'fail "interrupted (SIGINT)"; exit 130' INT
 trap 'fail "interrupted (SIGTERM)"; exit 143' TERM
 
-abort() { fail "$1" "${2:-}"; exit 1; }
-
 # ---------------------------------------------------------------- packages
-missing=()
-for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+find_missing_packages "${PACKAGES[@]}"
 if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
     # Nothing gets configured by the packages: no slapd database, nsswitch.conf left alone. nslcd still
     # writes a default /etc/nslcd.conf (it is put back at the end like any other one).
     debconf-set-selections <<'EOF'
@@ -121,14 +110,7 @@ libnss-ldapd libnss-ldapd/nsswitch multiselect
 nslcd nslcd/ldap-uris string ldap://127.0.0.1/
 nslcd nslcd/ldap-base string dc=consolegate,dc=test
 EOF
-    apt_install() {
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >"$WORK/apt.log" 2>&1
-    }
-    if ! apt_install; then
-        apt-get update -q >>"$WORK/apt.log" 2>&1
-        apt_install || abort "apt-get install ${missing[*]}" "$(tail -20 "$WORK/apt.log")"
-    fi
+    install_missing_packages
     # Packages must not leave the system services running (policy-rc.d normally prevents it).
     for pid in $(pgrep -x 'slapd|nslcd'); do
         [[ "$PREEXISTING_DAEMONS" == *" $pid "* ]] || { echo "stopping $(ps -o comm= -p "$pid") ($pid) started by the package install"; stop_pid "$pid"; }
