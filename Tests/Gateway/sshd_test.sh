@@ -43,18 +43,6 @@ SOCK="$WORK/run/consolegate.sock"
 CREATED_USERS=() CREATED_GROUPS=()
 SSHD_PID="" SERVE_PID="" OWN_STANDINS=0 CREATED_RUN_SSHD=0 TOUCHED_PAM=0
 
-stop_pid() { # PID: TERM, bounded wait, then KILL
-    local pid=$1 i
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
-
-nscd_flush() { command -v nscd >/dev/null && { nscd -i passwd; nscd -i group; } >/dev/null 2>&1; return 0; }
-
 show_logs() {
     local f
     for f in serve.log sshd.log; do

@@ -48,18 +48,6 @@ PAM_DST_EXISTED=0
 [[ -d /run/nslcd ]] || CREATED_RUN_NSLCD=1
 PREEXISTING_DAEMONS=" $(pgrep -d ' ' -x 'slapd|nslcd') "
 
-stop_pid() { # PID: TERM, bounded wait, then KILL
-    local pid=$1 i
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
-
-nscd_flush() { command -v nscd >/dev/null && { nscd -i passwd; nscd -i group; } >/dev/null 2>&1; return 0; }
-
 finish() {
     local status=$?
     trap - EXIT INT TERM

@@ -40,3 +40,17 @@ install_missing_packages() {
         apt_install || abort "apt-get install ${missing[*]}" "$(tail -20 "$WORK/apt.log")"
     fi
 }
+
+# Stops a process we started: TERM, a bounded wait, then KILL.
+stop_pid() {
+    local pid=$1 i
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# Users and groups just created or removed must not be served stale from nscd's cache.
+nscd_flush() { command -v nscd >/dev/null && { nscd -i passwd; nscd -i group; } >/dev/null 2>&1; return 0; }
