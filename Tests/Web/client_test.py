@@ -46,6 +46,7 @@ class Terminal:
         self.child = pexpect.spawn(command, args, env=env, encoding="utf-8", codec_errors="replace",
                                    timeout=TIMEOUT, dimensions=(24, 250))
         self.child.logfile_read = self.output
+        self.status: int | None = None
 
     def answer(self, prompt: str, text: str) -> None:
         self.child.expect_exact(prompt)
@@ -63,6 +64,18 @@ class Terminal:
     def close(self) -> None:
         if self.child.isalive():
             self.child.terminate(force=True)
+
+    @classmethod
+    def converse(cls, command: str, args: list[str], env: dict, answers: list[tuple[str, str]]) -> "Terminal":
+        """Runs the command to its end, answering each prompt in turn; `status` holds its exit code."""
+        term = cls(command, args, env)
+        try:
+            for prompt, text in answers:
+                term.answer(prompt, text)
+            term.status = term.finish()
+        finally:
+            term.close()
+        return term
 
 
 def url_lines(text: str) -> list[str]:
@@ -101,14 +114,9 @@ def main(r) -> None:
 
             with r.section("consolegate login in a terminal: password, then a one-time code"):
                 code = gw.otp("alice")
-                term = Terminal(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home))
-                try:
-                    term.answer("Password: ", alice.password)
-                    term.answer("One-time code: ", code)
-                    status = term.finish()
-                finally:
-                    term.close()
-                r.equal("login: exit code 0", status, 0)
+                term = Terminal.converse(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home),
+                                         [("Password: ", alice.password), ("One-time code: ", code)])
+                r.equal("login: exit code 0", term.status, 0)
                 text = term.transcript
                 r.check("login: the password is not echoed", alice.password not in text)
                 r.check("login: the one-time code is not echoed", code not in text)
@@ -120,14 +128,9 @@ def main(r) -> None:
             with r.section("consolegate login: server from CONSOLEGATE_SERVER, --format json"):
                 code = gw.otp("bob")
                 env = dict(base_environment(home), CONSOLEGATE_SERVER=gw.url)
-                term = Terminal(binary, ["login", "--user", "bob", "--format", "json"], env)
-                try:
-                    term.answer("Password: ", bob.password)
-                    term.answer("One-time code: ", code)
-                    status = term.finish()
-                finally:
-                    term.close()
-                r.equal("login --format json: exit code 0", status, 0)
+                term = Terminal.converse(binary, ["login", "--user", "bob", "--format", "json"], env,
+                                         [("Password: ", bob.password), ("One-time code: ", code)])
+                r.equal("login --format json: exit code 0", term.status, 0)
                 answer = json_in(term.transcript.split("One-time code:", 1)[-1])
                 r.check("login --format json: url, expires_at, role_arn, session_name",
                         {"url", "expires_at", "role_arn", "session_name"} <= set(answer)
@@ -135,14 +138,9 @@ def main(r) -> None:
                 r.check("login --format json: the password is not echoed", bob.password not in term.transcript)
 
             with r.section("consolegate login: a wrong password"):
-                term = Terminal(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home))
-                try:
-                    term.answer("Password: ", "not-" + alice.password)
-                    term.answer("One-time code: ", "123456")
-                    status = term.finish()
-                finally:
-                    term.close()
-                r.equal("wrong password: exit code 1 (authentication failed)", status, 1)
+                term = Terminal.converse(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home),
+                                         [("Password: ", "not-" + alice.password), ("One-time code: ", "123456")])
+                r.equal("wrong password: exit code 1 (authentication failed)", term.status, 1)
                 r.check("wrong password: no URL", not url_lines(term.transcript), term.transcript[-300:])
 
             with r.section("the AWS CLI with consolegate login as its credential_process"):
@@ -158,16 +156,11 @@ def main(r) -> None:
                     env = dict(base_environment(home), AWS_CONFIG_FILE=config, AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                                AWS_EC2_METADATA_DISABLED="true", AWS_PAGER="")
                     code = gw.otp("alice")
-                    term = Terminal(aws, ["sts", "get-caller-identity", "--profile", "cg", "--endpoint-url", moto,
-                                          "--region", "us-east-1", "--output", "json"], env)
-                    try:
-                        # botocore pipes the process's stdout and stderr: the prompts must come on /dev/tty.
-                        term.answer("Password: ", alice.password)
-                        term.answer("One-time code: ", code)
-                        status = term.finish()
-                    finally:
-                        term.close()
-                    r.equal("aws sts get-caller-identity: exit code 0", status, 0)
+                    # botocore pipes the process's stdout and stderr: the prompts must come on /dev/tty.
+                    term = Terminal.converse(aws, ["sts", "get-caller-identity", "--profile", "cg", "--endpoint-url", moto,
+                                                   "--region", "us-east-1", "--output", "json"], env,
+                                             [("Password: ", alice.password), ("One-time code: ", code)])
+                    r.equal("aws sts get-caller-identity: exit code 0", term.status, 0)
                     r.check("aws: the password is not echoed", alice.password not in term.transcript)
                     try:
                         identity = json_in(term.transcript.split("One-time code:", 1)[-1])
@@ -181,14 +174,9 @@ def main(r) -> None:
             binary = gw.binary
 
             with r.section("consolegate login against a password-only gateway, --role"):
-                term = Terminal(binary, ["login", "--server", gw.url, "--user", "carol", "--role", admin],
-                                base_environment(home))
-                try:
-                    term.answer("Password: ", carol.password)
-                    status = term.finish()
-                finally:
-                    term.close()
-                r.equal("password only: exit code 0", status, 0)
+                term = Terminal.converse(binary, ["login", "--server", gw.url, "--user", "carol", "--role", admin],
+                                         base_environment(home), [("Password: ", carol.password)])
+                r.equal("password only: exit code 0", term.status, 0)
                 r.check("password only: no one-time code prompt", "One-time code" not in term.transcript,
                         term.transcript)
                 r.check("password only: the password is not echoed", carol.password not in term.transcript)
@@ -198,14 +186,9 @@ def main(r) -> None:
                     check_signin_url(r, "login --role", urls[0], federation, assumed_role_arn(admin, "carol"))
 
             with r.section("logout first: consolegate login --logout-first (user from $USER), the API's logout_first"):
-                term = Terminal(binary, ["login", "--server", gw.url, "--logout-first"],
-                                dict(base_environment(home), USER="alice", LOGNAME="alice"))
-                try:
-                    term.answer("Password: ", alice.password)
-                    status = term.finish()
-                finally:
-                    term.close()
-                r.equal("login --logout-first: exit code 0", status, 0)
+                term = Terminal.converse(binary, ["login", "--server", gw.url, "--logout-first"],
+                                         dict(base_environment(home), USER="alice", LOGNAME="alice"), [("Password: ", alice.password)])
+                r.equal("login --logout-first: exit code 0", term.status, 0)
                 urls = url_lines(term.transcript)
                 status, answer = gw.api_login(username="alice", password=alice.password, logout_first="true")
                 r.equal('API {"logout_first": "true"}: 200', status, 200)
