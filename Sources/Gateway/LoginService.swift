@@ -100,12 +100,7 @@ public struct LoginService: Sendable {
 
     /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        await withFailureFloor {
-            switch await authenticate(attempt) {
-            case .failure(let failure): return .failure(failure)
-            case .success: return await chosenRole(attempt)
-            }
-        }
+        await afterAuthentication(attempt) { await chosenRole(attempt) }
     }
 
     /// What the web form gets: a grant, or, for a user with several roles who named none, the roles to pick from.
@@ -116,15 +111,10 @@ public struct LoginService: Sendable {
 
     /// A login through the web form: like `login`, but a user with several roles chooses one first.
     public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
-        await withFailureFloor {
-            switch await authenticate(attempt) {
-            case .failure(let failure):
-                return .failure(failure)
-            case .success:
-                let roles = policy.rules(for: attempt.user).map(\.role)
-                if attempt.role == nil, roles.count > 1 { return .success(.chooseRole(roles)) }
-                return await chosenRole(attempt).map(WebStep.granted)
-            }
+        await afterAuthentication(attempt) {
+            let roles = policy.rules(for: attempt.user).map(\.role)
+            if attempt.role == nil, roles.count > 1 { return .success(.chooseRole(roles)) }
+            return await chosenRole(attempt).map(WebStep.granted)
         }
     }
 
@@ -139,15 +129,10 @@ public struct LoginService: Sendable {
 
     /// The roles a user may take, after the same authentication and lockout as a login.
     public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
-        await withFailureFloor {
-            switch await authenticate(attempt) {
-            case .failure(let failure):
-                return .failure(failure)
-            case .success:
-                let roles = policy.rules(for: attempt.user).map(\.role)
-                try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
-                return .success(roles)
-            }
+        await afterAuthentication(attempt) {
+            let roles = policy.rules(for: attempt.user).map(\.role)
+            try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
+            return .success(roles)
         }
     }
 
@@ -172,10 +157,15 @@ public struct LoginService: Sendable {
 
     // MARK: - Steps
 
-    /// Every failure answers no sooner than the floor, so timing does not tell a real name from another.
-    private func withFailureFloor<T>(_ body: () async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
+    /// Authentication (with lockout), then `next`. Every failure of either answers no sooner than the floor,
+    /// so timing does not tell a real name from another.
+    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ next: () async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         let started = ContinuousClock.now
-        let result = await body()
+        let result: Result<T, LoginFailure>
+        switch await authenticate(attempt) {
+        case .failure(let failure): result = .failure(failure)
+        case .success: result = await next()
+        }
         if case .failure = result {
             try? await Task.sleep(until: started + failureFloor)
         }

@@ -84,9 +84,7 @@ finish() {
     rm -rf "$WORK"
     report_and_exit "$status"
 }
-trap finish EXIT
-trap 'fail "interrupted (SIGINT)"; exit 130' INT
-trap 'fail "interrupted (SIGTERM)"; exit 143' TERM
+trap_finish
 
 # ---------------------------------------------------------------- packages and tools
 find_missing_packages "${PACKAGES[@]}"

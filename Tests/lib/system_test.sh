@@ -19,6 +19,13 @@ report_and_exit() {
     exit "${1:-0}"
 }
 
+# Runs the script's `finish` function at exit, also after Ctrl-C or a TERM (counted as a failure).
+trap_finish() {
+    trap finish EXIT
+    trap 'fail "interrupted (SIGINT)"; exit 130' INT
+    trap 'fail "interrupted (SIGTERM)"; exit 143' TERM
+}
+
 # Sets `missing` to the packages among the arguments that are not installed.
 find_missing_packages() {
     missing=()
