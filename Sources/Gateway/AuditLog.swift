@@ -1,4 +1,5 @@
 import Foundation
+import GatewayConfig
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,13 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         case awsRefused = "aws_refused"
         case upstreamUnavailable = "upstream_unavailable"
         case invalidRequest = "invalid_request"
+        /// Refused before PAM: guesses for this name or address were still running, holding the budget.
+        case throttled
+        /// The client hung up before the answer; the detail says whether anything was minted.
+        case clientGone = "client_gone"
+        /// `consolegate unlock` by an operator, and a refused try at it.
+        case unlocked
+        case unlockRefused = "unlock_refused"
     }
 
     public var time: String
@@ -57,13 +65,32 @@ public actor AuditLog {
         self.path = path
     }
 
-    /// Opens (creating it 0600 if needed) so that a bad path is found at start, not at the first login.
+    /// Opens (creating it 0600 if needed) so that a bad path is found at start, not at the first login. The
+    /// directory must be trustworthy and the file must not be a symlink: otherwise whoever can write there
+    /// could point the daemon's appends (with user names they chose) at any file. Both are checked on the
+    /// opened descriptors (`fstat`), so nothing can be swapped in between the check and the use.
     public func open() throws {
         guard descriptor < 0 else { return }
-        descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw AuditUnavailable(description: "cannot open the audit log \(path): \(String(cString: strerror(errno)))")
+        let directory = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let directoryFD = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard directoryFD >= 0 else {
+            throw AuditUnavailable(description: "cannot open the audit directory \(directory): \(String(cString: strerror(errno)))")
         }
+        defer { close(directoryFD) }
+        if let problem = FileSafety.problem(descriptor: directoryFD, path: directory, kind: .directory) {
+            throw AuditUnavailable(description: problem.description)
+        }
+        let opened = openat(directoryFD, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard opened >= 0 else {
+            let reason = errno == ELOOP ? "it is a symlink; refusing to follow it (remove it, and let consolegate create the file)" : String(cString: strerror(errno))
+            throw AuditUnavailable(description: "cannot open the audit log \(path): \(reason)")
+        }
+        if let problem = FileSafety.problem(descriptor: opened, path: path, kind: .appendOnlyFile) {
+            close(opened)
+            throw AuditUnavailable(description: problem.description)
+        }
+        descriptor = opened
     }
 
     /// After logrotate (or anyone) moved the file away, write to a new file at the path, not the old one.
@@ -71,14 +98,14 @@ public actor AuditLog {
         guard descriptor >= 0 else { return }
         var open = stat()
         var current = stat()
-        if fstat(descriptor, &open) != 0 || stat(path, &current) != 0 || open.st_ino != current.st_ino || open.st_dev != current.st_dev {
+        if fstat(descriptor, &open) != 0 || lstat(path, &current) != 0 || open.st_ino != current.st_ino || open.st_dev != current.st_dev {
             close(descriptor)
             descriptor = -1
         }
     }
 
     public func record(_ record: AuditRecord) throws {
-        var line = try Array(encoder.encode(record))
+        var line = JSONLine.escapingLineBreakers(try encoder.encode(record))
         line.append(UInt8(ascii: "\n"))
         do {
             try write(line)

@@ -2,56 +2,54 @@
 import Glibc
 #endif
 
-/// Reads a flat JSON object of string (or null, or boolean) values into byte buffers, so that passwords never
-/// become Swift strings that cannot be wiped. Booleans become "true"/"false". Anything nested, numeric or
-/// malformed is refused.
+/// Reads a flat JSON object of string or boolean values into `RequestFields`, so that passwords never become
+/// Swift strings that cannot be wiped. Strict: null, numbers, nesting, duplicate keys (of any type) and
+/// anything after the object are refused.
 enum FlatJSON {
     struct Malformed: Error {
         var reason: String
     }
 
-    static func parseObject(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [String: [UInt8]] {
+    static func parseObject(_ bytes: UnsafeBufferPointer<UInt8>) throws -> RequestFields {
         var reader = Reader(bytes: bytes)
-        var object: [String: [UInt8]] = [:]
-        reader.skipSpace()
-        try reader.expect(UInt8(ascii: "{"))
-        reader.skipSpace()
-        if reader.peek() == UInt8(ascii: "}") {
-            reader.index += 1
-        } else {
-            while true {
-                reader.skipSpace()
-                let key = String(decoding: try reader.string(), as: UTF8.self)
-                reader.skipSpace()
-                try reader.expect(UInt8(ascii: ":"))
-                reader.skipSpace()
-                if reader.consume("null") {
-                    object[key] = nil
-                } else if reader.consume("true") {
-                    object[key] = Array("true".utf8)
-                } else if reader.consume("false") {
-                    object[key] = Array("false".utf8)
-                } else {
-                    guard object[key] == nil else { throw Malformed(reason: "\"\(key)\" appears twice") }
-                    object[key] = try reader.string()
+        var fields = RequestFields()
+        do {
+            reader.skipSpace()
+            try reader.expect(UInt8(ascii: "{"))
+            reader.skipSpace()
+            if reader.peek() == UInt8(ascii: "}") {
+                reader.index += 1
+            } else {
+                while true {
+                    reader.skipSpace()
+                    let key = String(decoding: try reader.string(), as: UTF8.self)
+                    reader.skipSpace()
+                    try reader.expect(UInt8(ascii: ":"))
+                    reader.skipSpace()
+                    let value: RequestFields.Value
+                    if reader.consume("true") {
+                        value = .flag(true)
+                    } else if reader.consume("false") {
+                        value = .flag(false)
+                    } else if reader.peek() == UInt8(ascii: "\"") {
+                        value = .text(try reader.string())
+                    } else {
+                        throw Malformed(reason: "\"\(key)\" must be a string")
+                    }
+                    guard fields.insert(key, value) else { throw Malformed(reason: "\"\(key)\" appears twice") }
+                    reader.skipSpace()
+                    if reader.peek() == UInt8(ascii: ",") { reader.index += 1; continue }
+                    try reader.expect(UInt8(ascii: "}"))
+                    break
                 }
-                reader.skipSpace()
-                if reader.peek() == UInt8(ascii: ",") { reader.index += 1; continue }
-                try reader.expect(UInt8(ascii: "}"))
-                break
             }
+            reader.skipSpace()
+            guard reader.index == bytes.count else { throw Malformed(reason: "text after the object") }
+        } catch {
+            fields.wipe()
+            throw error
         }
-        reader.skipSpace()
-        guard reader.index == bytes.count else { throw Malformed(reason: "text after the object") }
-        return object
-    }
-
-    /// Overwrites every value, for when the secrets have been taken out.
-    static func wipe(_ object: inout [String: [UInt8]]) {
-        for key in object.keys {
-            object[key]?.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } }
-        }
-        object.removeAll()
+        return fields
     }
 
     private struct Reader {
@@ -69,53 +67,85 @@ enum FlatJSON {
             index += 1
         }
 
-        mutating func consume(_ word: String) -> Bool {
-            let expected = Array(word.utf8)
-            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else { return false }
-            index += expected.count
+        mutating func consume(_ word: StaticString) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return false }
+            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return false }
+            index += count
             return true
         }
 
+        /// A string's bytes; the partial value is wiped when the string turns out malformed.
         mutating func string() throws -> [UInt8] {
-            guard peek() == UInt8(ascii: "\"") else { throw Malformed(reason: "values must be strings") }
+            guard peek() == UInt8(ascii: "\"") else { throw Malformed(reason: "expected a string") }
             index += 1
             var out: [UInt8] = []
-            while let byte = peek() {
-                index += 1
-                switch byte {
-                case UInt8(ascii: "\""):
-                    return out
-                case UInt8(ascii: "\\"):
-                    guard let escaped = peek() else { break }
+            // Room for the longest possible value up front: a reallocation would leave a copy of a secret behind.
+            out.reserveCapacity(bytes.count - index)
+            do {
+                while let byte = peek() {
                     index += 1
-                    switch escaped {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
-                    case UInt8(ascii: "b"): out.append(0x08)
-                    case UInt8(ascii: "f"): out.append(0x0C)
-                    case UInt8(ascii: "n"): out.append(0x0A)
-                    case UInt8(ascii: "r"): out.append(0x0D)
-                    case UInt8(ascii: "t"): out.append(0x09)
-                    case UInt8(ascii: "u"): out.append(contentsOf: try unicodeEscape())
-                    default: throw Malformed(reason: "bad escape")
+                    switch byte {
+                    case UInt8(ascii: "\""):
+                        return try validUTF8(out)
+                    case UInt8(ascii: "\\"):
+                        guard let escaped = peek() else { throw Malformed(reason: "unterminated string") }
+                        index += 1
+                        switch escaped {
+                        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
+                        case UInt8(ascii: "b"): out.append(0x08)
+                        case UInt8(ascii: "f"): out.append(0x0C)
+                        case UInt8(ascii: "n"): out.append(0x0A)
+                        case UInt8(ascii: "r"): out.append(0x0D)
+                        case UInt8(ascii: "t"): out.append(0x09)
+                        case UInt8(ascii: "u"): try appendUnicodeEscape(to: &out)
+                        default: throw Malformed(reason: "bad escape")
+                        }
+                    case 0..<0x20:
+                        throw Malformed(reason: "control character in a string")
+                    default:
+                        out.append(byte)
                     }
-                case 0..<0x20:
-                    throw Malformed(reason: "control character in a string")
-                default:
-                    out.append(byte)
+                }
+                throw Malformed(reason: "unterminated string")
+            } catch {
+                RequestFields.zero(out)
+                throw error
+            }
+        }
+
+        /// JSON text is UTF-8 (RFC 8259); other bytes would turn into U+FFFD when a name is read as a String.
+        private func validUTF8(_ bytes: [UInt8]) throws -> [UInt8] {
+            var iterator = bytes.makeIterator()
+            var decoder = UTF8()
+            while true {
+                switch decoder.decode(&iterator) {
+                case .scalarValue: continue
+                case .emptyInput: return bytes
+                case .error: throw Malformed(reason: "a string is not UTF-8")
                 }
             }
-            throw Malformed(reason: "unterminated string")
         }
 
         private mutating func hex4() throws -> UInt32 {
-            guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
-                throw Malformed(reason: "bad \\u escape")
+            guard index + 4 <= bytes.count else { throw Malformed(reason: "bad \\u escape") }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: throw Malformed(reason: "bad \\u escape")
+                }
+                value = value << 4 | UInt32(digit)
+                index += 1
             }
-            index += 4
             return value
         }
 
-        private mutating func unicodeEscape() throws -> [UInt8] {
+        private mutating func appendUnicodeEscape(to out: inout [UInt8]) throws {
             var scalar = try hex4()
             if (0xD800...0xDBFF).contains(scalar) {
                 guard consume("\\u") else { throw Malformed(reason: "lone surrogate") }
@@ -123,8 +153,8 @@ enum FlatJSON {
                 guard (0xDC00...0xDFFF).contains(low) else { throw Malformed(reason: "lone surrogate") }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             }
-            guard let unicode = Unicode.Scalar(scalar) else { throw Malformed(reason: "bad \\u escape") }
-            return Array(String(Character(unicode)).utf8)
+            guard let unicode = Unicode.Scalar(scalar) else { throw Malformed(reason: "lone surrogate") }
+            UTF8.encode(unicode) { out.append($0) }
         }
     }
 }

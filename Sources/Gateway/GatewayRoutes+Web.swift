@@ -12,6 +12,8 @@ import Glibc
 /// role. CSRF: a random token in a SameSite=Strict, HttpOnly cookie that every form must repeat.
 extension GatewayRoutes {
     static let csrfCookie = "consolegate_csrf"
+    /// The device token of a browser that has signed in here before (see `DeviceTokens`).
+    static let deviceCookie = "consolegate_device"
 
     func addWebRoutes(to router: Router<GatewayContext>) {
         router.get("/") { request, _ in loginPage(request) }
@@ -31,26 +33,26 @@ extension GatewayRoutes {
     }
 
     func webLogin(_ request: Request, context: GatewayContext) async -> Response {
-        var fields: [String: [UInt8]]
+        var fields: RequestFields
         let csrf: String
         switch await readCheckedForm(request) {
         case .refused(let refusal): return refusal
         case .form(let form, let token): (fields, csrf) = (form, token)
         }
-        defer { FlatJSON.wipe(&fields) }
-        let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
-        let user = text("username") ?? ""
-        let logoutFirst = text("logout_first") == "true"
-        guard Self.isPlausibleUserName(user), fields["password"] != nil else {
+        defer { fields.wipe() }
+        let user = (try? fields.text("username")) ?? ""
+        let logoutFirst = (try? fields.flag("logout_first")) == true
+        guard LoginService.isAcceptableUserName(user), fields.has("password") else {
             return html(.badRequest, WebPages.login(secrets: secretKinds, csrf: csrf, error: WebPages.genericFailure, username: user, logoutFirst: logoutFirst))
         }
-        let secrets = secretKinds.compactMap { kind in fields[kind.rawValue].map { SecretBytes(copying: $0) } }
+        let secrets = secretKinds.compactMap { kind in (try? fields.bytes(kind.rawValue))?.map { SecretBytes(copying: $0) } }
         let client = client(request, context)
-        let role = text("role").flatMap { $0.isEmpty ? nil : $0 }
-        let attempt = LoginAttempt(user: user, secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id)
+        let role = (try? fields.text("role")).flatMap { $0.isEmpty ? nil : $0 }
+        let attempt = LoginAttempt(user: user, secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id,
+                                   deviceToken: request.cookies[Self.deviceCookie]?.value, isClientConnected: Self.connected(context))
         switch await service.webLogin(attempt) {
         case .success(.granted(let grant)):
-            return redirect(to: grant)
+            return redirect(to: grant, user: user)
         case .success(.chooseRole(let roles)):
             let pending = await pendingRoleChoices.add(user: user, csrf: csrf, client: client)
             return html(.ok, WebPages.chooseRole(roles: roles, pending: pending, csrf: csrf, logoutFirst: logoutFirst))
@@ -60,24 +62,24 @@ extension GatewayRoutes {
     }
 
     func webChooseRole(_ request: Request, context: GatewayContext) async -> Response {
-        var fields: [String: [UInt8]]
+        var fields: RequestFields
         let csrf: String
         switch await readCheckedForm(request) {
         case .refused(let refusal): return refusal
         case .form(let form, let token): (fields, csrf) = (form, token)
         }
-        defer { FlatJSON.wipe(&fields) }
-        let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
+        defer { fields.wipe() }
         let client = client(request, context)
-        guard let token = text("pending"), let role = text("role"),
+        guard let token = try? fields.text("pending"), let role = try? fields.text("role"),
               let user = await pendingRoleChoices.take(token, csrf: csrf, client: client)
         else {
             return html(.forbidden, WebPages.message(title: "Sign in again — AWS console sign-in", text: "This choice has expired. Sign in again."))
         }
-        let logoutFirst = text("logout_first") == "true"
-        let attempt = LoginAttempt(user: user, secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id)
+        let logoutFirst = (try? fields.flag("logout_first")) == true
+        let attempt = LoginAttempt(user: user, secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id,
+                                   isClientConnected: Self.connected(context))
         switch await service.chosenRole(attempt) {
-        case .success(let grant): return redirect(to: grant)
+        case .success(let grant): return redirect(to: grant, user: user)
         case .failure(let failure): return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
         }
     }
@@ -87,20 +89,25 @@ extension GatewayRoutes {
     func webFailure(_ failure: LoginFailure, csrf: String, user: String, logoutFirst: Bool) -> Response {
         let (status, message): (HTTPResponse.Status, String) = switch failure {
         case .authenticationFailed: (.unauthorized, WebPages.genericFailure)
-        case .lockedOut: (.tooManyRequests, "Too many failed sign-ins. Try again later.")
+        case .lockedOut: (.tooManyRequests, "Too many sign-in attempts. Try again later.")
         case .noRole, .roleNotAllowed: (.forbidden, "You may not open the AWS console with this role. Ask your administrator.")
         case .awsRefused: (.badGateway, "AWS refused the sign-in. Try again, or ask your administrator.")
         case .upstreamUnavailable: (.serviceUnavailable, "AWS cannot be reached right now. Try again in a few minutes.")
         case .auditUnavailable: (.serviceUnavailable, "Sign-in is unavailable (the audit log cannot be written). Tell your administrator.")
         case .invalidRequest(let text): (.badRequest, text)
+        case .clientGone: (.serviceUnavailable, "The connection was lost. Sign in again.")
         }
         return html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
     }
 
-    /// 303 See Other to the console, so a reload of the result does not post the form again.
-    func redirect(to grant: Grant) -> Response {
+    /// 303 See Other to the console, so a reload of the result does not post the form again; the browser
+    /// keeps a fresh device token for this user.
+    func redirect(to grant: Grant, user: String) -> Response {
         guard case .url(let minted) = grant else { return JSONAnswer.grant(grant) }
-        return Response(status: .seeOther, headers: [.location: minted.url.absoluteString])
+        var response = Response(status: .seeOther, headers: [.location: minted.url.absoluteString])
+        response.setCookie(Cookie(name: Self.deviceCookie, value: service.deviceTokens.issue(user: user), maxAge: service.deviceTokens.lifetime,
+                                  path: "/", secure: tlsEnabled, httpOnly: true, sameSite: .strict))
+        return response
     }
 
     func html(_ status: HTTPResponse.Status, _ page: String) -> Response {
@@ -113,7 +120,7 @@ extension GatewayRoutes {
 
     enum CheckedForm {
         /// The fields and the CSRF token they carried (equal to the cookie's).
-        case form([String: [UInt8]], csrf: String)
+        case form(RequestFields, csrf: String)
         case refused(Response)
     }
 
@@ -124,7 +131,7 @@ extension GatewayRoutes {
             return .refused(refusal)
         case .object(var fields):
             guard let csrf = checkedCSRF(request, fields) else {
-                FlatJSON.wipe(&fields)
+                fields.wipe()
                 return .refused(csrfRefusal())
             }
             return .form(fields, csrf: csrf)
@@ -132,9 +139,9 @@ extension GatewayRoutes {
     }
 
     /// The form's token when it matches the cookie's.
-    func checkedCSRF(_ request: Request, _ fields: [String: [UInt8]]) -> String? {
+    func checkedCSRF(_ request: Request, _ fields: RequestFields) -> String? {
         guard let cookie = request.cookies[Self.csrfCookie]?.value, RandomToken.isWellFormed(cookie),
-              let field = fields["csrf"].map({ String(decoding: $0, as: UTF8.self) }), RandomToken.equal(cookie, field)
+              let field = try? fields.text("csrf"), RandomToken.equal(cookie, field)
         else { return nil }
         return cookie
     }
@@ -153,6 +160,10 @@ extension GatewayRoutes {
             return .refused(JSONAnswer.error(.contentTooLarge, "request body over \(GatewayContext.bodyLimit) bytes"))
         }
         defer { buffer.withUnsafeMutableReadableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
-        return .object(buffer.withUnsafeReadableBytes { FormBody.parse($0.bindMemory(to: UInt8.self)) })
+        do {
+            return .object(try buffer.withUnsafeReadableBytes { try FormBody.parse($0.bindMemory(to: UInt8.self)) })
+        } catch {
+            return .refused(JSONAnswer.error(.badRequest, "a form field appears twice"))
+        }
     }
 }

@@ -20,16 +20,12 @@ public struct GatewayRoutes: Sendable {
     let pendingRoleChoices = PendingRoleChoices()
     /// The sign-in endpoint's origin and the console's: where the login form's redirects lead.
     let formActions: [String]
-    /// Served at /metrics when set.
-    let metrics: PrometheusCollectorRegistry?
-
-    public init(service: LoginService, configuration: GatewayConfiguration, metrics: PrometheusCollectorRegistry? = nil) {
+    public init(service: LoginService, configuration: GatewayConfiguration) {
         self.service = service
         self.clientAddress = ClientAddress(trustedProxies: Set(configuration.trustedProxies))
         self.secretKinds = configuration.pam.secrets
         self.logoutFirstDefault = configuration.aws.logoutFirst
         self.tlsEnabled = configuration.listen.tlsCertificate != nil
-        self.metrics = metrics
         let aws = configuration.aws
         let signin = aws.signinEndpoint ?? aws.partition.signinEndpoint(region: aws.region)
         let signinOrigin = "\(signin.scheme ?? "https")://\(signin.host ?? "")\(signin.port.map { ":\($0)" } ?? "")"
@@ -47,16 +43,21 @@ public struct GatewayRoutes: Sendable {
         }
         router.post("/api/v1/login") { request, context in await login(request, context: context) }
         router.get("/api/v1/roles") { request, context in await roles(request, context: context) }
-        router.get("/metrics") { _, _ in metricsText() }
         addWebRoutes(to: router)
         return router
     }
 
-    func metricsText() -> Response {
-        guard let metrics else { return JSONAnswer.error(.notFound, "metrics are not enabled") }
-        var text: [UInt8] = []
-        metrics.emit(into: &text)
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    /// Prometheus on its own listener (`listen.metrics`), never on the login listener: the counts per outcome
+    /// are for operators, not for whoever can reach the login page.
+    public static func metricsRouter(_ metrics: PrometheusCollectorRegistry) -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.middlewares.add(SecurityHeadersMiddleware())
+        router.get("/metrics") { _, _ in
+            var text: [UInt8] = []
+            metrics.emit(into: &text)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
+        }
+        return router
     }
 
     public func socketRouter() -> Router<GatewayContext> {
@@ -64,66 +65,77 @@ public struct GatewayRoutes: Sendable {
         router.middlewares.add(SecurityHeadersMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.object(.ok, ["status": "ok"]) }
         router.post("/v1/url") { request, context in await socketURL(request, context: context) }
+        router.post("/v1/unlock") { request, context in await socketUnlock(request, context: context) }
         return router
     }
 
     // MARK: - JSON API
 
     func login(_ request: Request, context: GatewayContext) async -> Response {
-        var fields: [String: [UInt8]]
+        var fields: RequestFields
         switch await Self.readJSONObject(request, context: context) {
         case .refused(let refusal): return refusal
         case .object(let object): fields = object
         }
-        defer { FlatJSON.wipe(&fields) }
-        guard let user = fields["username"].map({ String(decoding: $0, as: UTF8.self) }), Self.isPlausibleUserName(user) else {
-            return JSONAnswer.error(.badRequest, "username is required")
-        }
-        guard fields["password"] != nil else { return JSONAnswer.error(.badRequest, "password is required") }
-        let secrets = secretKinds.compactMap { kind in fields[kind.rawValue].map { SecretBytes(copying: $0) } }
-        let destination = fields["destination"].map { String(decoding: $0, as: UTF8.self) }
-        if let destination, URL(string: destination)?.host == nil {
-            return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
-        }
-        let format = fields["format"].map { String(decoding: $0, as: UTF8.self) } ?? "url"
-        let logoutFirst = fields["logout_first"].map { String(decoding: $0, as: UTF8.self) == "true" }
-        guard format == "url" || format == "credential-process" else {
-            return JSONAnswer.error(.badRequest, "format must be url or credential-process")
-        }
-        let attempt = LoginAttempt(
-            user: user, secrets: secrets, role: fields["role"].map { String(decoding: $0, as: UTF8.self) },
-            destination: destination.flatMap(URL.init(string:)), region: fields["region"].map { String(decoding: $0, as: UTF8.self) },
-            wantsCredentials: format == "credential-process", logoutFirst: logoutFirst, frontEnd: .api, client: client(request, context), requestId: context.id
-        )
-        switch await service.login(attempt) {
-        case .success(let grant): return JSONAnswer.grant(grant)
-        case .failure(let failure): return JSONAnswer.failure(failure)
+        defer { fields.wipe() }
+        do {
+            guard let user = try fields.text("username"), LoginService.isAcceptableUserName(user) else {
+                return JSONAnswer.error(.badRequest, "username is required")
+            }
+            guard try fields.bytes("password") != nil else { return JSONAnswer.error(.badRequest, "password is required") }
+            let secrets = try secretKinds.compactMap { kind in try fields.bytes(kind.rawValue).map { SecretBytes(copying: $0) } }
+            let destination = try fields.text("destination")
+            if let destination, URL(string: destination)?.host == nil {
+                return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
+            }
+            let format = try fields.text("format") ?? "url"
+            guard format == "url" || format == "credential-process" else {
+                return JSONAnswer.error(.badRequest, "format must be url or credential-process")
+            }
+            let attempt = LoginAttempt(
+                user: user, secrets: secrets, role: try fields.text("role"), destination: destination.flatMap(URL.init(string:)),
+                region: try fields.text("region"), wantsCredentials: format == "credential-process", logoutFirst: try fields.flag("logout_first"),
+                frontEnd: .api, client: client(request, context), requestId: context.id, deviceToken: try fields.text("device_token"),
+                isClientConnected: Self.connected(context)
+            )
+            switch await service.login(attempt) {
+            case .success(let grant): return JSONAnswer.grant(grant, deviceToken: service.deviceTokens.issue(user: user))
+            case .failure(let failure): return JSONAnswer.failure(failure)
+            }
+        } catch {
+            return JSONAnswer.error(.badRequest, "\(error)")
         }
     }
 
-    /// `Authorization: Basic` with the password; a one-time code, where the stack asks for one, in `X-ConsoleGate-OTP`.
+    /// `Authorization: Basic` with the password; a one-time code, where the stack asks for one, in
+    /// `X-ConsoleGate-OTP`; a device token in `X-ConsoleGate-Device`.
     func roles(_ request: Request, context: GatewayContext) async -> Response {
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("basic "),
-              var decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)).map(Array.init),
-              let colon = decoded.firstIndex(of: UInt8(ascii: ":"))
-        else {
+        guard let header = request.headers[.authorization], let credentials = BasicCredentials(header: header) else {
             return JSONAnswer.failure(.authenticationFailed)
         }
-        defer { decoded.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) } }
-        let user = String(decoding: decoded[..<colon], as: UTF8.self)
-        var secrets = [SecretBytes(copying: decoded[decoded.index(after: colon)...])]
-        if secretKinds.contains(.otp), let otp = request.headers[HTTPField.Name("X-ConsoleGate-OTP")!] {
+        var secrets = [SecretBytes(copying: credentials.password)]
+        RequestFields.zero(credentials.password)
+        if secretKinds.contains(.otp), let otp = request.headers[Self.otpHeader] {
             secrets.append(SecretBytes(copying: Array(otp.utf8)))
         }
-        let attempt = LoginAttempt(user: user, secrets: secrets, frontEnd: .api, client: client(request, context), requestId: context.id)
+        let attempt = LoginAttempt(user: credentials.user, secrets: secrets, frontEnd: .api, client: client(request, context), requestId: context.id,
+                                   deviceToken: request.headers[Self.deviceHeader], isClientConnected: Self.connected(context))
         switch await service.roles(attempt) {
         case .success(let roles): return JSONAnswer.object(.ok, ["roles": roles])
         case .failure(let failure): return JSONAnswer.failure(failure)
         }
     }
 
+    static let otpHeader = HTTPField.Name("X-ConsoleGate-OTP")!
+    static let deviceHeader = HTTPField.Name("X-ConsoleGate-Device")!
+
     func client(_ request: Request, _ context: GatewayContext) -> String {
         clientAddress.resolve(peer: context.channel.remoteAddress?.ipAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
+    }
+
+    /// Whether the client is still connected: a client that hung up gets nothing minted.
+    static func connected(_ context: GatewayContext) -> @Sendable () -> Bool {
+        { [channel = context.channel] in channel.isActive }
     }
 
     // MARK: - Unix socket
@@ -132,29 +144,54 @@ public struct GatewayRoutes: Sendable {
         guard let uid = await PeerCredentials.uid(of: context.channel) else {
             return JSONAnswer.error(.forbidden, "cannot tell who is asking (no peer credentials)")
         }
-        var fields: [String: [UInt8]]
+        var fields: RequestFields
         switch await Self.readJSONObject(request, context: context) {
         case .refused(let refusal): return refusal
         case .object(let object): fields = object
         }
-        defer { FlatJSON.wipe(&fields) }
-        let text = { (key: String) in fields[key].map { String(decoding: $0, as: UTF8.self) } }
-        let destination = text("destination")
-        if let destination, URL(string: destination)?.host == nil {
-            return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
+        defer { fields.wipe() }
+        do {
+            let destination = try fields.text("destination")
+            if let destination, URL(string: destination)?.host == nil {
+                return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
+            }
+            let result = await service.socketLogin(uid: uid, role: try fields.text("role"), destination: destination.flatMap(URL.init(string:)),
+                                                   wantsCredentials: try fields.text("format") == "credential-process", requestId: context.id,
+                                                   isClientConnected: Self.connected(context))
+            switch result {
+            case .success(let grant): return JSONAnswer.grant(grant)
+            case .failure(let failure): return JSONAnswer.failure(failure)
+            }
+        } catch {
+            return JSONAnswer.error(.badRequest, "\(error)")
         }
-        let result = await service.socketLogin(uid: uid, role: text("role"), destination: destination.flatMap(URL.init(string:)),
-                                               wantsCredentials: text("format") == "credential-process", requestId: context.id)
-        switch result {
-        case .success(let grant): return JSONAnswer.grant(grant)
-        case .failure(let failure): return JSONAnswer.failure(failure)
+    }
+
+    /// `consolegate unlock USER|ADDRESS`: root or `admin_group` only, audited either way.
+    func socketUnlock(_ request: Request, context: GatewayContext) async -> Response {
+        guard let uid = await PeerCredentials.uid(of: context.channel) else {
+            return JSONAnswer.error(.forbidden, "cannot tell who is asking (no peer credentials)")
+        }
+        var fields: RequestFields
+        switch await Self.readJSONObject(request, context: context) {
+        case .refused(let refusal): return refusal
+        case .object(let object): fields = object
+        }
+        defer { fields.wipe() }
+        guard let target = try? fields.text("target"), !target.isEmpty else {
+            return JSONAnswer.error(.badRequest, "target (a user name or an address) is required")
+        }
+        switch await service.unlock(target, operatorUID: uid, requestId: context.id) {
+        case .unlocked(let key): return JSONAnswer.object(.ok, ["unlocked": key.description])
+        case .nothingToUnlock(let key): return JSONAnswer.object(.ok, ["unlocked": NSNull(), "message": "\(key) was not locked"])
+        case .notPermitted: return JSONAnswer.error(.forbidden, "only root or members of admin_group may unlock")
         }
     }
 
     // MARK: - Bodies
 
     enum JSONBody {
-        case object([String: [UInt8]])
+        case object(RequestFields)
         /// The answer refusing the body: 415, 413 or 400.
         case refused(Response)
     }
@@ -177,12 +214,10 @@ public struct GatewayRoutes: Sendable {
         defer { buffer.withUnsafeMutableReadableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
         do {
             return .object(try buffer.withUnsafeReadableBytes { try FlatJSON.parseObject($0.bindMemory(to: UInt8.self)) })
+        } catch let malformed as FlatJSON.Malformed {
+            return .refused(JSONAnswer.error(.badRequest, "the body must be a JSON object of strings: \(malformed.reason)"))
         } catch {
             return .refused(JSONAnswer.error(.badRequest, "the body must be a JSON object of strings"))
         }
-    }
-
-    static func isPlausibleUserName(_ user: String) -> Bool {
-        !user.isEmpty && user.utf8.count <= 256 && !user.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }

@@ -21,42 +21,64 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
 
 /// `consolegate serve`: the JSON API on TCP and the local socket, sharing one login service.
 public enum GatewayServer {
-    public static func run(configuration: GatewayConfiguration, environment: [String: String], logger: Logger) async throws {
+    public static func run(configuration: GatewayConfiguration, configFile: String?, environment: [String: String], logger: Logger) async throws {
         guard let auditFile = configuration.audit.file else {
             throw GatewayStartupError(description: "config: audit.file is required for serve (no audit trail, no URLs)")
         }
         guard configuration.listen.httpPort != nil || configuration.listen.socket != nil else {
             throw GatewayStartupError(description: "config: listen.http or listen.socket is required for serve")
         }
+        let problems = StartupChecks.fileProblems(configFile: configFile, configuration: configuration, environment: environment)
+        guard problems.isEmpty else {
+            throw GatewayStartupError(description: (["refusing to start: files others could change or read"] + problems.map(\.description)).joined(separator: "\n  "))
+        }
         // Files the daemon creates (audit log, socket) start private; the socket is opened up explicitly below.
         umask(0o077)
+        try FileDescriptorLimit.raise(toServe: configuration.listen)
         let audit = AuditLog(path: auditFile)
         do {
             try await audit.open()
         } catch {
             throw GatewayStartupError(description: "\(error)")
         }
+        let deviceTokens: DeviceTokens
+        do {
+            deviceTokens = try configuration.lockout.deviceKeyFile.map { try DeviceTokens.load(keyFile: $0, lifetime: configuration.lockout.deviceTokenLifetime) }
+                ?? .ephemeral(lifetime: configuration.lockout.deviceTokenLifetime)
+        } catch {
+            throw GatewayStartupError(description: "\(error)")
+        }
         let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
         let authenticator = PAMAuthenticator(timeout: .seconds(configuration.pam.timeout), callerEnvironment: environment)
-        let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit, logger: logger)
+        let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit,
+                                   deviceTokens: deviceTokens, logger: logger)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         LoginService.registerMetrics()
-        let routes = GatewayRoutes(service: service, configuration: configuration, metrics: metrics)
+        let routes = GatewayRoutes(service: service, configuration: configuration)
 
+        let listen = configuration.listen
         var services: [any Service] = []
-        if let host = configuration.listen.httpHost, let port = configuration.listen.httpPort {
-            services.append(Application(router: routes.apiRouter(), server: try httpServer(configuration.listen),
-                                        configuration: .init(address: .hostname(host, port: port)), logger: logger))
+        if let host = listen.httpHost, let port = listen.httpPort {
+            services.append(Application(router: routes.apiRouter(), server: try apiServer(configuration),
+                                        configuration: .init(address: .hostname(host, port: port)), logger: logger.listener("api")))
         }
-        if let socket = configuration.listen.socket {
-            let group = try configuration.listen.socketGroup.map(SocketPath.groupID)
+        if let metricsAddress = listen.metrics {
+            let limiter = ConnectionLimiter(limits: .init(listen, perAddress: listen.maxConnectionsPerAddress))
+            services.append(Application(router: GatewayRoutes.metricsRouter(metrics), server: .http1(configuration: .init(additionalChannelHandlers: [limiter.handler()])),
+                                        configuration: .init(address: .hostname(metricsAddress.host, port: metricsAddress.port)),
+                                        logger: logger.listener("metrics")))
+        }
+        if let socket = listen.socket {
+            let group = try listen.socketGroup.map(SocketPath.groupID)
             try SocketPath.prepare(socket)
-            let mode = configuration.listen.socketMode
+            let mode = listen.socketMode
+            let limiter = ConnectionLimiter(limits: .init(listen, perAddress: nil))
             services.append(Application(
-                router: routes.socketRouter(), configuration: .init(address: .unixDomainSocket(path: socket)),
+                router: routes.socketRouter(), server: .http1(configuration: .init(additionalChannelHandlers: [limiter.handler()])),
+                configuration: .init(address: .unixDomainSocket(path: socket)),
                 onServerRunning: { _ in SocketPath.setPermissions(socket, mode: mode, group: group, logger: logger) },
-                logger: logger
+                logger: logger.listener("socket")
             ))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -65,16 +87,58 @@ public enum GatewayServer {
 }
 
 extension GatewayServer {
-    /// Plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set (TLS 1.2 and later).
-    static func httpServer(_ listen: ListenSettings) throws -> HTTPServerBuilder {
-        guard let certificate = listen.tlsCertificate, let key = listen.tlsKey else { return .http1() }
+    /// The login listener: plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set
+    /// (TLS 1.2 and later); either way behind the connection limits.
+    public static func apiServer(_ configuration: GatewayConfiguration) throws -> HTTPServerBuilder {
+        let listen = configuration.listen
+        let limiter = ConnectionLimiter(limits: .init(listen, perAddress: listen.maxConnectionsPerAddress), exemptAddresses: Set(configuration.trustedProxies))
+        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [limiter.handler()]))
+        guard let certificate = listen.tlsCertificate, let key = listen.tlsKey else { return http1 }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             tls.minimumTLSVersion = .tlsv12
-            return try .tls(.http1(), tlsConfiguration: tls)
+            return try .tls(http1, tlsConfiguration: tls)
         } catch {
             throw GatewayStartupError(description: "listen.tls_certificate/tls_key: cannot load \(certificate) and \(key): \(error)")
+        }
+    }
+}
+
+extension Logger {
+    /// Says which listener a line is about ("listening on …" lines among them).
+    func listener(_ name: String) -> Logger {
+        var logger = self
+        logger[metadataKey: "listener"] = .string(name)
+        return logger
+    }
+}
+
+extension ConnectionLimiter.Limits {
+    init(_ listen: ListenSettings, perAddress: Int?) {
+        self.init(maxConnections: listen.maxConnections, perAddress: perAddress, headerTimeout: .seconds(Int64(listen.headerTimeout)),
+                  idleTimeout: .seconds(Int64(listen.idleTimeout)))
+    }
+}
+
+/// Each connection is a descriptor: the soft limit is raised to the hard one, and a daemon that still could
+/// not hold `listen.max_connections` on each listener refuses to start rather than fail under load.
+enum FileDescriptorLimit {
+    /// For the audit log, the PAM helpers' pipes, outgoing HTTPS connections and the listeners themselves.
+    static let reserve = 256
+
+    static func raise(toServe listen: ListenSettings) throws {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let listeners = (listen.httpPort == nil ? 0 : 1) + (listen.socket == nil ? 0 : 1) + (listen.metrics == nil ? 0 : 1)
+        let needed = listeners * listen.maxConnections + reserve
+        guard limit.rlim_cur >= needed else {
+            throw GatewayStartupError(description: "listen.max_connections \(listen.maxConnections) on \(listeners) listeners needs \(needed) file descriptors, but the limit is \(limit.rlim_cur); lower listen.max_connections or raise LimitNOFILE (systemd) / ulimit -n")
         }
     }
 }
@@ -88,8 +152,8 @@ enum SocketPath {
             throw GatewayStartupError(description: "the socket directory \(directory) does not exist")
         }
         // Anyone who can write there could replace the socket with their own and collect logins.
-        guard info.st_mode & S_IWOTH == 0 else {
-            throw GatewayStartupError(description: "the socket directory \(directory) is writable by others; refusing to start (use e.g. /run/consolegate, mode 0755)")
+        if let problem = FileSafety.problem(path: directory, kind: .directory) {
+            throw GatewayStartupError(description: "the socket directory is not safe: \(problem) (use e.g. /run/consolegate, mode 0755)")
         }
         if lstat(path, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFSOCK else {

@@ -20,7 +20,7 @@ enum JSONAnswer {
         case .authenticationFailed:
             return error(.unauthorized, "authentication failed")
         case .lockedOut:
-            return error(.tooManyRequests, "too many failed logins; try again later")
+            return error(.tooManyRequests, "too many sign-in attempts; try again later")
         case .noRole:
             return error(.forbidden, "you may not take any AWS role; ask your administrator")
         case .roleNotAllowed(let requested, let allowed):
@@ -33,13 +33,18 @@ enum JSONAnswer {
             return error(.serviceUnavailable, "the audit log cannot be written, so no URL was issued; tell your administrator")
         case .invalidRequest(let message):
             return error(.badRequest, message)
+        case .clientGone:
+            return error(.serviceUnavailable, "the client went away")
         }
     }
 
-    static func grant(_ grant: Grant) -> Response {
-        switch grant {
-        case .url(let minted): return object(.ok, minted.jsonObject)
-        case .credentials(let session): return object(.ok, session.credentialProcessObject)
+    /// The grant, and for password logins a device token to send back next time (`device_token`).
+    static func grant(_ grant: Grant, deviceToken: String? = nil) -> Response {
+        var answer = switch grant {
+        case .url(let minted): minted.jsonObject
+        case .credentials(let session): session.credentialProcessObject
         }
+        if let deviceToken { answer["device_token"] = deviceToken }
+        return object(.ok, answer)
     }
 }

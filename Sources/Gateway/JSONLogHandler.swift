@@ -28,8 +28,8 @@ public struct JSONLogHandler: LogHandler {
             // Hummingbird names its request id hb.request.id; the audit trail calls it request_id.
             object[key == "hb.request.id" ? "request_id" : key] = "\(value)"
         }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        data.append(0x0A)
-        Self.lock.withLock { Self.output.write(data) }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        let line = Data(JSONLine.escapingLineBreakers(data) + [0x0A])
+        Self.lock.withLock { Self.output.write(line) }
     }
 }

@@ -23,6 +23,7 @@ public enum Grant: Sendable {
 public enum LoginFailure: Error, Sendable, Equatable {
     /// Any PAM failure (wrong password, unknown user, expired account, helper trouble): all look alike.
     case authenticationFailed
+    /// Locked after too many failures, or too many attempts at once for this name or address: the same 429.
     case lockedOut
     /// Authenticated, but no access rule names this user or their groups.
     case noRole
@@ -33,6 +34,8 @@ public enum LoginFailure: Error, Sendable, Equatable {
     /// The audit record could not be written, so no URL was issued (fail closed).
     case auditUnavailable
     case invalidRequest(String)
+    /// The client hung up while PAM or AWS was working; nothing was (or will be) delivered.
+    case clientGone
 }
 
 /// A login as the front ends hand it over.
@@ -48,9 +51,16 @@ public struct LoginAttempt: Sendable {
     public var frontEnd: FrontEnd
     public var client: String
     public var requestId: String
+    /// The client's device token (cookie or JSON field), if it sent one; verified by the service.
+    public var deviceToken: String?
+    /// Whether the client is still there to receive an answer; asked before minting and before answering.
+    public var isClientConnected: @Sendable () -> Bool
 
     public init(user: String, secrets: [SecretBytes], role: String? = nil, destination: URL? = nil, region: String? = nil,
-                wantsCredentials: Bool = false, logoutFirst: Bool? = nil, frontEnd: FrontEnd, client: String, requestId: String) {
+                wantsCredentials: Bool = false, logoutFirst: Bool? = nil, frontEnd: FrontEnd, client: String, requestId: String,
+                deviceToken: String? = nil, isClientConnected: @escaping @Sendable () -> Bool = { true }) {
+        self.deviceToken = deviceToken
+        self.isClientConnected = isClientConnected
         self.user = user
         self.secrets = secrets
         self.role = role
@@ -73,27 +83,33 @@ public struct LoginService: Sendable {
     let minter: any URLMinting
     let audit: AuditLog
     let lockout: LockoutTracker
+    public let deviceTokens: DeviceTokens
     let logger: Logger
 
     public init(configuration: GatewayConfiguration, authenticator: any Authenticating, policy: AccessPolicy, minter: any URLMinting,
-                audit: AuditLog, lockout: LockoutTracker, logger: Logger) {
+                audit: AuditLog, lockout: LockoutTracker, deviceTokens: DeviceTokens, logger: Logger) {
         self.configuration = configuration
         self.authenticator = authenticator
         self.policy = policy
         self.minter = minter
         self.audit = audit
         self.lockout = lockout
+        self.deviceTokens = deviceTokens
         self.logger = logger
     }
 
-    public init(configuration: GatewayConfiguration, authenticator: any Authenticating, minter: any URLMinting, audit: AuditLog, logger: Logger) {
+    public init(configuration: GatewayConfiguration, authenticator: any Authenticating, minter: any URLMinting, audit: AuditLog,
+                deviceTokens: DeviceTokens, logger: Logger) {
         self.init(
             configuration: configuration, authenticator: authenticator, policy: AccessPolicy(configuration: configuration), minter: minter,
-            audit: audit,
-            lockout: LockoutTracker(maxFailures: configuration.lockout.maxFailures, window: .seconds(configuration.lockout.window),
-                                    duration: .seconds(configuration.lockout.duration)),
-            logger: logger
+            audit: audit, lockout: LockoutTracker(limits: LockoutTracker.Limits(configuration.lockout)), deviceTokens: deviceTokens, logger: logger
         )
+    }
+
+    /// What a front end accepts as a user name before anything else happens: no control characters (CR, LF,
+    /// NUL …), at most 256 bytes. PAM, NSS and the audit trail never see anything else.
+    public static func isAcceptableUserName(_ user: String) -> Bool {
+        !user.isEmpty && user.utf8.count <= 256 && !user.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
     var failureFloor: Duration { .milliseconds(Int(configuration.lockout.failureFloor * 1000)) }
@@ -136,14 +152,20 @@ public struct LoginService: Sendable {
         }
     }
 
-    /// A local user on the Unix socket: the kernel vouches for the uid, so PAM checks only the account.
-    public func socketLogin(uid: UInt32, role: String?, destination: URL?, wantsCredentials: Bool, requestId: String) async -> Result<Grant, LoginFailure> {
+    /// A local user on the Unix socket: the kernel vouches for the uid, so PAM checks only the account, and
+    /// only for a user whom an access rule names.
+    public func socketLogin(uid: UInt32, role: String?, destination: URL?, wantsCredentials: Bool, requestId: String,
+                            isClientConnected: @escaping @Sendable () -> Bool = { true }) async -> Result<Grant, LoginFailure> {
         guard let user = policy.directory.userName(uid: uid) else {
             logger.warning("socket caller has no user name", metadata: ["uid": "\(uid)"])
             return .failure(.authenticationFailed)
         }
         let attempt = LoginAttempt(user: user, secrets: [], role: role, destination: destination, wantsCredentials: wantsCredentials,
-                                   frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+                                   frontEnd: .socket, client: "uid:\(uid)", requestId: requestId, isClientConnected: isClientConnected)
+        guard !policy.rules(for: user).isEmpty else {
+            try? await writeAudit(attempt, outcome: .noRole, detail: "no access rule names this user or their groups; PAM not run")
+            return .failure(.noRole)
+        }
         let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
         guard outcome.succeeded else {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
@@ -172,24 +194,46 @@ public struct LoginService: Sendable {
         return result
     }
 
+    /// Who may use the gateway is decided before PAM runs: a name that no access rule names (root, service
+    /// accounts) spends a guess like any other and fails alike, so the gateway is no password oracle for the
+    /// host's accounts. The lockout admits the attempt first, atomically.
     private func authenticate(_ attempt: LoginAttempt) async -> Result<Void, LoginFailure> {
-        let keys = [LockoutTracker.userKey(attempt.user), LockoutTracker.addressKey(attempt.client)]
-        if await lockout.isLocked(keys) {
+        guard Self.isAcceptableUserName(attempt.user) else {
+            try? await writeAudit(attempt, outcome: .invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
+            return .failure(.authenticationFailed)
+        }
+        let device = attempt.deviceToken.flatMap { deviceTokens.verify($0, user: attempt.user) }
+        let ticket: LockoutTracker.Ticket
+        switch await lockout.admit(user: attempt.user, address: attempt.client, device: device) {
+        case .locked:
             try? await writeAudit(attempt, outcome: .lockedOut)
             return .failure(.lockedOut)
+        case .busy:
+            try? await writeAudit(attempt, outcome: .throttled, detail: "guesses for this name or address still running")
+            return .failure(.lockedOut)
+        case .admitted(let admitted):
+            ticket = admitted
+        }
+        guard !policy.rules(for: attempt.user).isEmpty else {
+            await finish(ticket, succeeded: false)
+            try? await writeAudit(attempt, outcome: .authenticationFailed, detail: "no access rule names this user or their groups; PAM not run")
+            return .failure(.authenticationFailed)
         }
         let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
         let started = ContinuousClock.now
         let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
+        await finish(ticket, succeeded: outcome.succeeded)
         guard outcome.succeeded else {
-            let newLocks = await lockout.recordFailure(keys)
-            if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
-        await lockout.recordSuccess(keys[0])
         return .success(())
+    }
+
+    private func finish(_ ticket: LockoutTracker.Ticket, succeeded: Bool) async {
+        let newLocks = await lockout.finish(ticket, succeeded: succeeded)
+        if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
     }
 
     private func authorize(_ attempt: LoginAttempt) async -> Result<AccessRule, LoginFailure> {
@@ -205,16 +249,28 @@ public struct LoginService: Sendable {
         }
     }
 
+    /// Mints within `aws.login_timeout`, for a client that is still there before and after: a client that
+    /// hung up gets nothing minted once that is known, and a grant minted for it is audited as undelivered.
     private func grant(_ attempt: LoginAttempt, rule: AccessRule) async -> Result<Grant, LoginFailure> {
+        guard attempt.isClientConnected() else {
+            try? await writeAudit(attempt, outcome: .clientGone, role: rule.role, detail: "the client hung up before minting; nothing minted")
+            return .failure(.clientGone)
+        }
         let request = MintRequest(user: attempt.user, roleArn: rule.role, destination: attempt.destination ?? rule.destination,
                                   region: attempt.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
         let grant: Grant
         do {
-            grant = attempt.wantsCredentials ? .credentials(try await minter.credentials(for: request)) : .url(try await minter.mintURL(for: request))
+            grant = try await Self.within(seconds: configuration.aws.loginTimeout) { [minter] in
+                attempt.wantsCredentials ? .credentials(try await minter.credentials(for: request)) : .url(try await minter.mintURL(for: request))
+            }
         } catch let error as MintingError {
             let (outcome, failure) = Self.classify(error)
             try? await writeAudit(attempt, outcome: outcome, role: rule.role, detail: error.description)
             return .failure(failure)
+        } catch is LoginDeadlinePassed {
+            let detail = "aws.login_timeout (\(configuration.aws.loginTimeout)s) passed before AWS answered"
+            try? await writeAudit(attempt, outcome: .upstreamUnavailable, role: rule.role, detail: detail)
+            return .failure(.upstreamUnavailable(detail))
         } catch {
             try? await writeAudit(attempt, outcome: .upstreamUnavailable, role: rule.role, detail: "\(error)")
             return .failure(.upstreamUnavailable("\(error)"))
@@ -223,6 +279,11 @@ public struct LoginService: Sendable {
         case .url(let minted): (minted.sessionName, minted.accessKeyId)
         case .credentials(let session): (session.sessionName, session.credentials.accessKeyId)
         }
+        guard attempt.isClientConnected() else {
+            try? await writeAudit(attempt, outcome: .clientGone, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId,
+                                  detail: "the client hung up while AWS was working; minted but not delivered")
+            return .failure(.clientGone)
+        }
         do {
             try await writeAudit(attempt, outcome: .success, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId)
         } catch {
@@ -230,6 +291,44 @@ public struct LoginService: Sendable {
             return .failure(.auditUnavailable)
         }
         return .success(grant)
+    }
+
+    struct LoginDeadlinePassed: Error {}
+
+    /// Runs `body` with a deadline; past it `body` is cancelled (the HTTP calls with it) and this throws.
+    static func within<T: Sendable>(seconds: Int, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw LoginDeadlinePassed()
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    // MARK: - Operators
+
+    public enum UnlockResult: Sendable, Equatable {
+        case unlocked(LockoutTracker.Key)
+        case nothingToUnlock(LockoutTracker.Key)
+        case notPermitted
+    }
+
+    /// `consolegate unlock USER|ADDRESS` from the local socket: root or a member of `admin_group` only.
+    public func unlock(_ target: String, operatorUID uid: UInt32, requestId: String) async -> UnlockResult {
+        let name = policy.directory.userName(uid: uid) ?? "uid:\(uid)"
+        let key: LockoutTracker.Key = ClientAddress.isIPAddress(target) ? .address(target) : .user(target)
+        let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+        let isAdmin = uid == 0 || configuration.adminGroup.map { group in policy.directory.groups(of: name)?.contains(group) ?? false } ?? false
+        guard isAdmin, Self.isAcceptableUserName(target) else {
+            try? await writeAudit(attempt, outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group")
+            return .notPermitted
+        }
+        let unlocked = await lockout.unlock(key)
+        try? await writeAudit(attempt, outcome: .unlocked, detail: unlocked ? "unlocked \(key)" : "\(key) was not locked")
+        return unlocked ? .unlocked(key) : .nothingToUnlock(key)
     }
 
     /// Every counter at 0 from the start, as Prometheus expects, rather than appearing with its first event.

@@ -31,12 +31,14 @@ actor PendingRoleChoices {
 }
 
 enum RandomToken {
-    /// 32 random bytes, base64url.
-    static func make() -> String {
+    static func bytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+
+    /// Random bytes (32 unless told), base64url.
+    static func make(byteCount: Int = 32) -> String {
+        DeviceTokens.base64url(bytes(byteCount))
     }
 
     static func isWellFormed(_ token: String) -> Bool {

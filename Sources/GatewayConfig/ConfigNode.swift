@@ -97,6 +97,23 @@ struct ConfigMapping {
         return seconds
     }
 
+    mutating func count(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let raw = try string(key) else { return fallback }
+        guard let value = Int(raw), range.contains(value) else {
+            throw ConfigError(path: keyPath(key), problem: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    /// `host:port` (`[::1]:8080` for IPv6); port 0 asks the system for a free one.
+    mutating func hostPort(_ key: String) throws -> HostPort? {
+        guard let raw = try string(key) else { return nil }
+        guard let colon = raw.lastIndex(of: ":"), let port = Int(raw[raw.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not host:port, e.g. 127.0.0.1:8080")
+        }
+        return HostPort(host: String(raw[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)
+    }
+
     mutating func url(_ key: String, schemes: Set<String> = ["https"]) throws -> URL? {
         guard let raw = try string(key) else { return nil }
         guard let url = URL(string: raw), let scheme = url.scheme?.lowercased(), schemes.contains(scheme), url.host != nil else {

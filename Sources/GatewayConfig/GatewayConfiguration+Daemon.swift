@@ -1,3 +1,14 @@
+/// A TCP listening address from the config.
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
 /// Where `consolegate serve` listens.
 public struct ListenSettings: Sendable, Equatable {
     public var httpHost: String?
@@ -9,9 +20,25 @@ public struct ListenSettings: Sendable, Equatable {
     /// PEM files for HTTPS on `http`, for sites without a TLS reverse proxy.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// Prometheus /metrics on its own address (host, port); off when nil. Never on the login listener.
+    public var metrics: HostPort?
+    /// Open connections on each listener, and from one client address; past them a new connection gets a
+    /// fast 503 (per address) or the oldest idle connection is shed (overall).
+    public var maxConnections: Int
+    public var maxConnectionsPerAddress: Int
+    /// A request's head and body must arrive within this many seconds of the connection opening or the
+    /// previous answer; a keep-alive connection with no request is closed after `idleTimeout`.
+    public var headerTimeout: Int
+    public var idleTimeout: Int
 
     public init(httpHost: String? = nil, httpPort: Int? = nil, socket: String? = nil, socketMode: UInt16 = 0o660, socketGroup: String? = nil,
-                tlsCertificate: String? = nil, tlsKey: String? = nil) {
+                tlsCertificate: String? = nil, tlsKey: String? = nil, metrics: HostPort? = nil,
+                maxConnections: Int = 1024, maxConnectionsPerAddress: Int = 64, headerTimeout: Int = 10, idleTimeout: Int = 60) {
+        self.metrics = metrics
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+        self.headerTimeout = headerTimeout
+        self.idleTimeout = idleTimeout
         self.tlsCertificate = tlsCertificate
         self.tlsKey = tlsKey
         self.httpHost = httpHost
@@ -41,19 +68,34 @@ public struct PAMSettings: Sendable, Equatable {
 }
 
 public struct LockoutSettings: Sendable, Equatable {
-    /// Failures within `window` that lock a user name or a client address.
-    public var maxFailures: Int
+    /// Failed guesses within `window` that lock a user name (or one trusted device of that user).
+    public var perUser: Int
+    /// Failed guesses within `window` that lock a client address; high, since an office shares one NAT address.
+    public var perAddress: Int
+    /// PAM transactions at once for one user name, and from one client address; more get 429.
+    public var perUserInFlight: Int
+    public var perAddressInFlight: Int
     public var window: Int
     /// How long a lock lasts.
     public var duration: Int
     /// Every failed login answers no sooner than this, so timing does not tell whether a user exists.
     public var failureFloor: Double
+    /// Keys for device tokens, one per line (the first signs, all verify); a random key per process when nil.
+    public var deviceKeyFile: String?
+    /// How long a device token stays valid after the sign-in that issued it.
+    public var deviceTokenLifetime: Int
 
-    public init(maxFailures: Int = 5, window: Int = 900, duration: Int = 900, failureFloor: Double = 2) {
-        self.maxFailures = maxFailures
+    public init(perUser: Int = 5, perAddress: Int = 100, perUserInFlight: Int = 1, perAddressInFlight: Int = 8, window: Int = 900,
+                duration: Int = 900, failureFloor: Double = 2, deviceKeyFile: String? = nil, deviceTokenLifetime: Int = 30 * 86400) {
+        self.perUser = perUser
+        self.perAddress = perAddress
+        self.perUserInFlight = perUserInFlight
+        self.perAddressInFlight = perAddressInFlight
         self.window = window
         self.duration = duration
         self.failureFloor = failureFloor
+        self.deviceKeyFile = deviceKeyFile
+        self.deviceTokenLifetime = deviceTokenLifetime
     }
 }
 

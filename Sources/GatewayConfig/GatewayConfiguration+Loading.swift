@@ -42,21 +42,25 @@ extension GatewayConfiguration {
         let lockout = try LockoutSettings(reading: &lockoutMap)
         try lockoutMap.finish()
         let trustedProxies = try top.stringList("trusted_proxies")
+        let adminGroup = try top.string("admin_group")
         try top.finish()
-        return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, trustedProxies: trustedProxies)
+        return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, trustedProxies: trustedProxies,
+                                    adminGroup: adminGroup)
     }
 }
 
 extension ListenSettings {
     init(reading map: inout ConfigMapping) throws {
         self.init()
-        if let http = try map.string("http") {
-            guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]), (0...65535).contains(port) else {
-                throw ConfigError(path: map.keyPath("http"), problem: "\"\(http)\" is not host:port, e.g. 127.0.0.1:8080")
-            }
-            httpHost = String(http[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            httpPort = port
+        if let http = try map.hostPort("http") {
+            httpHost = http.host
+            httpPort = http.port
         }
+        metrics = try map.hostPort("metrics")
+        maxConnections = try map.count("max_connections", default: maxConnections, range: 1...1_000_000)
+        maxConnectionsPerAddress = try map.count("max_connections_per_address", default: maxConnectionsPerAddress, range: 1...1_000_000)
+        headerTimeout = try map.duration("header_timeout", default: headerTimeout, range: 1...300)!
+        idleTimeout = try map.duration("idle_timeout", default: idleTimeout, range: 1...3600)!
         socket = try map.string("socket")
         if let socket, !socket.hasPrefix("/") {
             throw ConfigError(path: map.keyPath("socket"), problem: "must be an absolute path")
@@ -99,12 +103,18 @@ extension PAMSettings {
 extension LockoutSettings {
     init(reading map: inout ConfigMapping) throws {
         self.init()
-        if let raw = try map.string("max_failures") {
-            guard let value = Int(raw), (1...1000).contains(value) else {
-                throw ConfigError(path: map.keyPath("max_failures"), problem: "must be a number from 1 to 1000")
-            }
-            maxFailures = value
+        if map.isPresent("max_failures") {
+            throw ConfigError(path: map.keyPath("max_failures"), problem: "is now two settings: per_user (default 5) and per_address (default 100)")
         }
+        perUser = try map.count("per_user", default: perUser, range: 1...1000)
+        perAddress = try map.count("per_address", default: perAddress, range: 1...100_000)
+        perUserInFlight = try map.count("per_user_in_flight", default: perUserInFlight, range: 1...100)
+        perAddressInFlight = try map.count("per_address_in_flight", default: perAddressInFlight, range: 1...10_000)
+        deviceKeyFile = try map.string("device_key_file")
+        if let file = deviceKeyFile, !file.hasPrefix("/") {
+            throw ConfigError(path: map.keyPath("device_key_file"), problem: "must be an absolute path")
+        }
+        deviceTokenLifetime = try map.duration("device_token_lifetime", default: deviceTokenLifetime, range: 3600...(365 * 86400))!
         window = try map.duration("window", default: window, range: 1...86400)!
         duration = try map.duration("duration", default: duration, range: 1...86400)!
         if let raw = try map.string("failure_floor") {
@@ -146,6 +156,7 @@ extension AWSSettings {
         sessionDuration = try map.duration("session_duration", default: AWSSettings.defaultSessionDuration,
                                            range: GatewayConfiguration.sessionDurationRange)!
         requestTimeout = try map.duration("request_timeout", default: AWSSettings.defaultRequestTimeout, range: 1...300)!
+        loginTimeout = try map.duration("login_timeout", default: AWSSettings.defaultLoginTimeout, range: 1...600)!
         logoutFirst = try map.bool("logout_first", default: false)
 
         var tagsMap = try map.mapping("session_tags")

@@ -10,9 +10,13 @@ public struct GatewayConfiguration: Sendable {
     public var lockout: LockoutSettings
     /// Peers whose X-Forwarded-For is believed (reverse proxies in front of the gateway).
     public var trustedProxies: [String]
+    /// Members of this group (and root) may run operator commands on the local socket (`consolegate unlock`).
+    public var adminGroup: String?
 
     public init(aws: AWSSettings, access: [AccessRule], listen: ListenSettings = ListenSettings(), pam: PAMSettings = PAMSettings(),
-                audit: AuditSettings = AuditSettings(), lockout: LockoutSettings = LockoutSettings(), trustedProxies: [String] = []) {
+                audit: AuditSettings = AuditSettings(), lockout: LockoutSettings = LockoutSettings(), trustedProxies: [String] = [],
+                adminGroup: String? = nil) {
+        self.adminGroup = adminGroup
         self.aws = aws
         self.access = access
         self.listen = listen
@@ -57,6 +61,7 @@ public struct CognitoSettings: Sendable {
 public struct AWSSettings: Sendable {
     public static let defaultSessionDuration = 3600
     public static let defaultRequestTimeout = 10
+    public static let defaultLoginTimeout = 15
 
     public var partition: Partition
     public var region: String
@@ -72,6 +77,8 @@ public struct AWSSettings: Sendable {
     public var destination: URL?
     /// Deadline for one HTTP call to AWS or the federation endpoint, in seconds.
     public var requestTimeout: Int
+    /// Deadline for a whole mint (every call and retry), in seconds; past it the client gets 503.
+    public var loginTimeout: Int
     /// Wrap sign-in URLs so the browser's current console session is ended first (a request may override it).
     public var logoutFirst: Bool
 
@@ -80,8 +87,9 @@ public struct AWSSettings: Sendable {
         cognito: CognitoSettings? = nil, federationPolicy: String? = nil,
         sessionDuration: Int = AWSSettings.defaultSessionDuration, sessionTags: [(key: String, value: String)] = [],
         signinEndpoint: URL? = nil, issuer: URL? = nil, destination: URL? = nil,
-        requestTimeout: Int = AWSSettings.defaultRequestTimeout, logoutFirst: Bool = false
+        requestTimeout: Int = AWSSettings.defaultRequestTimeout, loginTimeout: Int = AWSSettings.defaultLoginTimeout, logoutFirst: Bool = false
     ) {
+        self.loginTimeout = loginTimeout
         self.partition = partition
         self.region = region
         self.strategy = strategy

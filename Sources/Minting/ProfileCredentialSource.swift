@@ -16,8 +16,8 @@ public struct ProfileCredentialSource: CredentialSource {
 
     var home: String { environment["HOME"] ?? NSHomeDirectory() }
 
-    var credentialsFile: String { environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials" }
-    var configFile: String { environment["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config" }
+    public var credentialsFile: String { environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials" }
+    public var configFile: String { environment["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config" }
 
     public func resolve() async throws -> AWSCredentials? {
         // The credentials file names profiles plainly; the config file as `profile NAME` (except `default`).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import GatewayConfig
 import Minting
 
@@ -35,6 +36,9 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         if configuration.audit.file == nil { problems.append("audit.file is not set; consolegate serve needs it") }
         let environment = ProcessInfo.processInfo.environment
+        let fileProblems = StartupChecks.fileProblems(configFile: file, configuration: configuration, environment: environment)
+        if fileProblems.isEmpty { print("ok: no file that consolegate trusts can be changed (or a key read) by others") }
+        problems += fileProblems.map { "serve would refuse to start: \($0)" }
         do {
             let endpoints = try Endpoints(partition: configuration.aws.partition, region: configuration.aws.region,
                                           signinOverride: configuration.aws.signinEndpoint, environment: environment)

@@ -57,7 +57,10 @@ struct LoginCommand: AsyncParsableCommand {
             body += Array(",\"\(kind)\":".utf8)
             secret.withUnsafeBytes { body += Self.jsonString(Array($0)) }
         }
-        for (key, value) in [("role", role), ("format", format == .credentialProcess ? "credential-process" : nil), ("logout_first", logoutFirst ? "true" : nil)] {
+        let devices = DeviceTokenStore(environment: ProcessInfo.processInfo.environment)
+        let fields = [("role", role), ("format", format == .credentialProcess ? "credential-process" : nil), ("logout_first", logoutFirst ? "true" : nil),
+                      ("device_token", devices.token(server: server, user: userName))]
+        for (key, value) in fields {
             if let value { body += Array(",\"\(key)\":".utf8) + Self.jsonString(Array(value.utf8)) }
         }
         body += Array("}".utf8)
@@ -65,7 +68,10 @@ struct LoginCommand: AsyncParsableCommand {
         let request = TransportRequest(method: "POST", url: server.appendingPathComponent("api/v1/login"),
                                        headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(120))
         body.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
-        let answer = try await fetch(transport, request)
+        var answer = try await fetch(transport, request)
+        if let token = answer.removeValue(forKey: "device_token") as? String {
+            devices.save(token, server: server, user: userName)
+        }
         switch format {
         case .url:
             print(answer["url"] as? String ?? "")

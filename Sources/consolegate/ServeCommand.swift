@@ -25,7 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "consolegate")
         logger.logLevel = .info
         do {
-            try await GatewayServer.run(configuration: configuration, environment: ProcessInfo.processInfo.environment, logger: logger)
+            try await GatewayServer.run(configuration: configuration, configFile: config, environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch let error as GatewayStartupError {
             throw CommandFailure(error.description, exitCode: .usage)
         } catch {

@@ -38,23 +38,14 @@ struct URLCommand: AsyncParsableCommand {
         try await request.ask()
     }
 
-    /// Only the user-facing options are taken from the SSH client, optionally after the word `url`.
+    /// Only the user-facing options are taken from the SSH client.
     mutating func apply(sshCommand: String) throws {
-        var words = sshCommand.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        if words.first == "url" { words.removeFirst() }
-        while !words.isEmpty {
-            let word = words.removeFirst()
-            let (name, inlineValue) = word.contains("=") ? (String(word.prefix { $0 != "=" }), String(word.drop { $0 != "=" }.dropFirst())) : (word, nil)
-            guard ["--role", "--destination", "--format"].contains(name), let value = inlineValue ?? (words.isEmpty ? nil : words.removeFirst()) else {
-                throw CommandFailure(Self.usageLine, exitCode: .usage)
-            }
-            switch name {
-            case "--role": role = value
-            case "--destination": destination = value
-            default:
-                guard let parsed = OutputFormat(rawValue: value) else { throw CommandFailure(Self.usageLine, exitCode: .usage) }
-                format = parsed
-            }
+        guard let command = try? SSHOriginalCommand(parsing: sshCommand) else { throw CommandFailure(Self.usageLine, exitCode: .usage) }
+        role = command.role ?? role
+        destination = command.destination ?? destination
+        if let name = command.format {
+            guard let parsed = OutputFormat(rawValue: name) else { throw CommandFailure(Self.usageLine, exitCode: .usage) }
+            format = parsed
         }
     }
 

@@ -79,10 +79,13 @@ import TestSupport
         #expect(try await principal(of: login) == "arn:aws:sts::123456789012:assumed-role/ConsoleReadOnly/alice")
     }
 
-    @Test func metricsCountLogins() async throws {
+    /// /metrics is served on the operators' own listener, and not on the login listener.
+    @Test func metricsCountLoginsOnTheirOwnListener() async throws {
         _ = try await login(["username": "alice", "password": "alice-pw"])
         _ = try await login(["username": "alice", "password": "wrong"])
-        let response = try await transport.send(TransportRequest(method: "GET", url: daemon.httpURL.appendingPathComponent("metrics"), timeout: .seconds(10)))
+        let onLoginListener = try await transport.send(TransportRequest(method: "GET", url: daemon.httpURL.appendingPathComponent("metrics"), timeout: .seconds(10)))
+        #expect(onLoginListener.status == 404)
+        let response = try await transport.send(TransportRequest(method: "GET", url: daemon.metricsURL.appendingPathComponent("metrics"), timeout: .seconds(10)))
         let text = response.bodyText
         #expect(text.contains(#"consolegate_logins_total{front_end="api",outcome="success"} 1"#))
         #expect(text.contains(#"consolegate_logins_total{front_end="api",outcome="authentication_failed"} 1"#))
@@ -96,8 +99,11 @@ import TestSupport
         #expect(wrong.status == 401)
         #expect(unknown.status == 401)
         #expect(wrong.json["error"] as? String == unknown.json["error"] as? String)
-        let noRole = try await login(["username": "erin", "password": "erin-pw"])
-        #expect(noRole.status == 403)
+        // No access rule names erin: her right password fails alike, and PAM does not run for her.
+        let noRule = try await login(["username": "erin", "password": "erin-pw"])
+        #expect(noRule.status == 401)
+        #expect(noRule.json["error"] as? String == wrong.json["error"] as? String)
+        #expect(daemon.auditLines.last?.contains("PAM not run") == true)
     }
 
     @Test func socketGivesTheCallingUserTheirRole() async throws {

@@ -15,6 +15,8 @@ final class DaemonFixture: Sendable {
     let directory: URL
     let process: Process
     let httpURL: URL
+    /// The operators' listener (`listen.metrics`).
+    let metricsURL: URL
     let socketPath: String
     private let log: DaemonLog
 
@@ -61,6 +63,7 @@ final class DaemonFixture: Sendable {
         \(access)
         listen:
           http: 127.0.0.1:0
+          metrics: 127.0.0.1:0
           socket: \(socketPath)
           socket_mode: "0600"
         \(listenExtra)
@@ -87,10 +90,11 @@ final class DaemonFixture: Sendable {
         let log = DaemonLog()
         self.log = log
         // Ready when both listeners have said where they listen; the log keeps being read so the pipe never fills.
-        let port: Int? = await withCheckedContinuation { continuation in
+        let ports: (api: Int, metrics: Int)? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var resumed = false
                 var port: Int?
+                var metricsPort: Int?
                 var sawSocket = false
                 var pending = Data()
                 while true {
@@ -101,22 +105,26 @@ final class DaemonFixture: Sendable {
                         let line = String(decoding: pending[..<newline], as: UTF8.self)
                         pending.removeSubrange(...newline)
                         log.append(line)
-                        if let range = line.range(of: "listening on 127.0.0.1:") { port = Int(line[range.upperBound...].prefix { $0.isNumber }) }
+                        if let range = line.range(of: "listening on 127.0.0.1:") {
+                            let number = Int(line[range.upperBound...].prefix { $0.isNumber })
+                            if line.contains(#""listener":"metrics""#) { metricsPort = number } else { port = number }
+                        }
                         if line.contains("listening on socket path") { sawSocket = true }
-                        if !resumed, port != nil, sawSocket {
+                        if !resumed, let port, let metricsPort, sawSocket {
                             resumed = true
-                            continuation.resume(returning: port)
+                            continuation.resume(returning: (port, metricsPort))
                         }
                     }
                 }
                 if !resumed { continuation.resume(returning: nil) }
             }
         }
-        guard let port else {
+        guard let ports else {
             process.terminate()
             throw DaemonDidNotStart(log: log.contents)
         }
-        httpURL = URL(string: "http://127.0.0.1:\(port)")!
+        httpURL = URL(string: "http://127.0.0.1:\(ports.api)")!
+        metricsURL = URL(string: "http://127.0.0.1:\(ports.metrics)")!
     }
 
     struct DaemonDidNotStart: Error, CustomStringConvertible {

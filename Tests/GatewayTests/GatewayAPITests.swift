@@ -66,12 +66,39 @@ import Testing
         }
     }
 
-    @Test func authenticatedWithoutAnyRoleIsForbidden() async throws {
-        try await H().application().test(.live) { client in
-            try await client.execute(uri: "/api/v1/login", method: .post, headers: H.jsonHeaders, body: H.json(["username": "carol", "password": "carol-pw"])) { response in
-                #expect(response.status == .forbidden)
+    /// No password oracle: the right password of an account that no access rule names (carol, root) answers
+    /// exactly as a wrong one does, on the login route and on /roles, and PAM never runs for it.
+    @Test func aNameNoRuleNamesRunsNoPAMAndLooksLikeAWrongPassword() async throws {
+        let harness = H(perUser: 10, perAddress: 100)
+        try await harness.application().test(.live) { client in
+            for (user, password) in [("carol", "carol-pw"), ("root", "root-pw")] {
+                let right = try await client.execute(uri: "/api/v1/login", method: .post, headers: H.jsonHeaders, body: H.json(["username": user, "password": password]))
+                let wrong = try await client.execute(uri: "/api/v1/login", method: .post, headers: H.jsonHeaders, body: H.json(["username": user, "password": "nope"]))
+                #expect(right.status == .unauthorized)
+                #expect(right.body == wrong.body)
+                let roles = try await client.execute(uri: "/api/v1/roles", method: .get,
+                                                     headers: [.authorization: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()])
+                #expect(roles.status == .unauthorized)
+                #expect(roles.body == wrong.body)
             }
         }
+        #expect(harness.authenticator.calls.withLock { $0 } == 0)
+        let outcomes = harness.auditLines.map { "\($0["outcome"] ?? "")|\($0["detail"] ?? "")" }
+        #expect(outcomes.count == 6)
+        #expect(outcomes.allSatisfy { $0 == "authentication_failed|no access rule names this user or their groups; PAM not run" }, "\(outcomes)")
+    }
+
+    /// /roles checks names as strictly as the login route: CR/LF/NUL and 257-byte names never reach PAM.
+    @Test func rolesRefusesNamesTheLoginRouteRefuses() async throws {
+        let harness = H(perUser: 100, perAddress: 100)
+        try await harness.application().test(.live) { client in
+            for user in ["alice\r\nX-Injected: 1", "alice\u{0}", String(repeating: "a", count: 257)] {
+                let response = try await client.execute(uri: "/api/v1/roles", method: .get,
+                                                        headers: [.authorization: "Basic " + Data("\(user):alice-pw".utf8).base64EncodedString()])
+                #expect(response.status == .unauthorized)
+            }
+        }
+        #expect(harness.authenticator.calls.withLock { $0 } == 0)
     }
 
     @Test func wrongPasswordAndUnknownUserLookAlike() async throws {
@@ -247,37 +274,98 @@ import Testing
         func advance(_ duration: Duration) { current.withLock { $0 += duration } }
     }
 
-    @Test func locksAfterMaxFailuresAndExpires() async {
+    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Duration = .seconds(60),
+                        duration: Duration = .seconds(120), clock: ManualClock = ManualClock()) -> LockoutTracker {
+        LockoutTracker(limits: .init(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, perAddressInFlight: 8,
+                                     window: window, duration: duration), now: { clock.now() })
+    }
+
+    /// Admits and finishes one attempt; false when it was not admitted.
+    static func attempt(_ tracker: LockoutTracker, _ user: String, from address: String = "192.0.2.1", device: String? = nil,
+                        succeeding: Bool = false) async -> Bool {
+        guard case .admitted(let ticket) = await tracker.admit(user: user, address: address, device: device) else { return false }
+        await tracker.finish(ticket, succeeded: succeeding)
+        return true
+    }
+
+    @Test func locksAfterPerUserFailuresAndExpires() async {
         let clock = ManualClock()
-        let tracker = LockoutTracker(maxFailures: 3, window: .seconds(60), duration: .seconds(120), now: { clock.now() })
-        let keys = [LockoutTracker.userKey("alice")]
-        await tracker.recordFailure(keys)
-        await tracker.recordFailure(keys)
-        #expect(await !tracker.isLocked(keys))
-        await tracker.recordFailure(keys)
-        #expect(await tracker.isLocked(keys))
+        let tracker = Self.tracker(clock: clock)
+        for _ in 1...3 { #expect(await Self.attempt(tracker, "alice")) }
+        #expect(await tracker.isLocked(.user("alice")))
+        #expect(await !Self.attempt(tracker, "alice", from: "192.0.2.9"))
         clock.advance(.seconds(119))
-        #expect(await tracker.isLocked(keys))
+        #expect(await tracker.isLocked(.user("alice")))
         clock.advance(.seconds(2))
-        #expect(await !tracker.isLocked(keys))
+        #expect(await Self.attempt(tracker, "alice", succeeding: true))
     }
 
     @Test func failuresOutsideTheWindowDoNotCount() async {
         let clock = ManualClock()
-        let tracker = LockoutTracker(maxFailures: 2, window: .seconds(10), duration: .seconds(60), now: { clock.now() })
-        let keys = [LockoutTracker.addressKey("192.0.2.1")]
-        await tracker.recordFailure(keys)
+        let tracker = Self.tracker(perUser: 2, window: .seconds(10), clock: clock)
+        #expect(await Self.attempt(tracker, "alice"))
         clock.advance(.seconds(11))
-        await tracker.recordFailure(keys)
-        #expect(await !tracker.isLocked(keys))
+        #expect(await Self.attempt(tracker, "alice"))
+        #expect(await !tracker.isLocked(.user("alice")))
     }
 
     @Test func successClearsTheUserCount() async {
-        let tracker = LockoutTracker(maxFailures: 2, window: .seconds(60), duration: .seconds(60))
-        let user = LockoutTracker.userKey("alice")
-        await tracker.recordFailure([user])
-        await tracker.recordSuccess(user)
-        await tracker.recordFailure([user])
-        #expect(await !tracker.isLocked([user]))
+        let tracker = Self.tracker(perUser: 2)
+        #expect(await Self.attempt(tracker, "alice"))
+        #expect(await Self.attempt(tracker, "alice", succeeding: true))
+        #expect(await Self.attempt(tracker, "alice"))
+        #expect(await !tracker.isLocked(.user("alice")))
+    }
+
+    /// The budget is taken when an attempt starts: attempts still running count, so concurrent guesses
+    /// cannot overshoot it, and only `per_user_in_flight` run at once.
+    @Test func runningAttemptsHoldTheBudget() async {
+        let tracker = Self.tracker(perUser: 3, perUserInFlight: 2)
+        guard case .admitted(let first) = await tracker.admit(user: "alice", address: "192.0.2.1"),
+              case .admitted(let second) = await tracker.admit(user: "alice", address: "192.0.2.2") else {
+            Issue.record("the first two attempts must be admitted")
+            return
+        }
+        #expect(await tracker.admit(user: "alice", address: "192.0.2.3") == .busy, "two in flight is the cap")
+        await tracker.finish(first, succeeded: false)
+        guard case .admitted(let third) = await tracker.admit(user: "alice", address: "192.0.2.4") else {
+            Issue.record("a slot was free again")
+            return
+        }
+        // One failure and two running: the budget of 3 is spoken for.
+        #expect(await tracker.admit(user: "alice", address: "192.0.2.5") == .busy)
+        await tracker.finish(second, succeeded: false)
+        await tracker.finish(third, succeeded: false)
+        #expect(await tracker.admit(user: "alice", address: "192.0.2.6") == .locked)
+    }
+
+    @Test func addressesHaveTheirOwnThreshold() async {
+        let tracker = Self.tracker(perUser: 3, perAddress: 5)
+        for user in ["u1", "u2", "u3", "u4", "u5"] { #expect(await Self.attempt(tracker, user, from: "203.0.113.5")) }
+        #expect(await tracker.isLocked(.address("203.0.113.5")))
+        #expect(await !tracker.isLocked(.user("u1")))
+        #expect(await tracker.admit(user: "bob", address: "203.0.113.5") == .locked)
+    }
+
+    /// A lock on the name, imposed from elsewhere, does not shut out the user's trusted device; the device's
+    /// own failures lock the device only, after which it shares the name's (locked) budget.
+    @Test func aTrustedDeviceHasItsOwnBudget() async {
+        let tracker = Self.tracker(perUser: 3)
+        for index in 1...3 { #expect(await Self.attempt(tracker, "alice", from: "198.51.100.\(index)")) }
+        #expect(await tracker.isLocked(.user("alice")))
+        #expect(await !Self.attempt(tracker, "alice", from: "192.0.2.50"))
+        #expect(await Self.attempt(tracker, "alice", from: "192.0.2.50", device: "laptop", succeeding: true))
+        for _ in 1...3 { #expect(await Self.attempt(tracker, "alice", from: "192.0.2.50", device: "laptop")) }
+        #expect(await tracker.isLocked(.device("laptop")))
+        #expect(await !Self.attempt(tracker, "alice", from: "192.0.2.50", device: "laptop"))
+    }
+
+    @Test func unlockEndsALock() async {
+        let tracker = Self.tracker(perUser: 2)
+        for _ in 1...2 { #expect(await Self.attempt(tracker, "alice")) }
+        #expect(await tracker.isLocked(.user("alice")))
+        #expect(await tracker.unlock(.user("alice")))
+        #expect(await Self.attempt(tracker, "alice", succeeding: true))
+        #expect(await !tracker.unlock(.user("nobody")))
     }
 }

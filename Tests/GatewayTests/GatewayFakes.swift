@@ -14,14 +14,21 @@ import Synchronization
 /// Stand-ins for the steps around the HTTP layer: PAM users from a dictionary, a minter that makes up URLs.
 final class FakeAuthenticator: Authenticating {
     let passwords: [String: String]
+    /// How long each authentication takes, as a slow PAM stack would.
+    let delay: Duration
     let calls = Mutex(0)
+    /// Names PAM ran for, in order.
+    let users = Mutex<[String]>([])
 
-    init(passwords: [String: String]) {
+    init(passwords: [String: String], delay: Duration = .zero) {
         self.passwords = passwords
+        self.delay = delay
     }
 
     func authenticate(_ request: PAMRequest, secrets: [SecretBytes]) async -> PAMOutcome {
         calls.withLock { $0 += 1 }
+        users.withLock { $0.append(request.user) }
+        if delay > .zero { try? await Task.sleep(for: delay) }
         let given = secrets.first.map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
         let ok = given != nil && passwords[request.user] == given
         return PAMOutcome(verdict: ok ? .success : .authenticationFailed, detail: ok ? "ok" : "authenticate: Authentication failure", messages: [], failDelay: .zero)
@@ -32,18 +39,31 @@ final class FakeAuthenticator: Authenticating {
     }
 }
 
-struct FakeMinter: URLMinting {
-    var failure: MintingError?
+final class FakeMinter: URLMinting {
+    let failure: MintingError?
+    /// Answers after this long (a slow or blackholed upstream); cancellable, as real HTTP calls are.
+    let delay: Duration
+    /// Grants actually minted.
+    let mints = Mutex(0)
+
+    init(failure: MintingError? = nil, delay: Duration = .zero) {
+        self.failure = failure
+        self.delay = delay
+    }
 
     func mintURL(for request: MintRequest) async throws -> MintedURL {
+        if delay > .zero { try await Task.sleep(for: delay) }
         if let failure { throw failure }
+        mints.withLock { $0 += 1 }
         return MintedURL(url: URL(string: "https://signin.example/federation?Action=login&SigninToken=tok-\(request.user)")!,
                          expiresAt: Date(timeIntervalSince1970: 2_000_000_000), roleArn: request.roleArn, sessionName: SessionName.encode(request.user),
                          principalArn: "arn:aws:sts::123456789012:assumed-role/x/\(request.user)", accessKeyId: "ASIAFAKE\(request.user.uppercased())")
     }
 
     func credentials(for request: MintRequest) async throws -> RoleSession {
+        if delay > .zero { try await Task.sleep(for: delay) }
         if let failure { throw failure }
+        mints.withLock { $0 += 1 }
         return RoleSession(credentials: AWSCredentials(accessKeyId: "ASIAFAKE", secretAccessKey: "secret", sessionToken: "token", expiration: Date(timeIntervalSince1970: 2_000_000_000)),
                            principalArn: "arn", roleArn: request.roleArn, sessionName: request.user, kind: .assumedRole)
     }
@@ -51,8 +71,9 @@ struct FakeMinter: URLMinting {
 
 struct FakeDirectory: UserDirectory {
     var groups: [String: [String]]
+    var uids: [UInt32: String] = [0: "root", 1001: "alice", 1002: "ops"]
     func groups(of user: String) -> [String]? { groups[user] }
-    func userName(uid: UInt32) -> String? { nil }
+    func userName(uid: UInt32) -> String? { uids[uid] }
 }
 
 /// A gateway on a free loopback port with fakes around the real HTTP layer, lockout and audit log.
@@ -64,25 +85,32 @@ struct GatewayHarness {
     let directory: URL
     let configuration: GatewayConfiguration
     let service: LoginService
+    let authenticator: FakeAuthenticator
+    let minter: FakeMinter
 
-    init(trustedProxies: [String] = [], failureFloor: Double = 0, maxFailures: Int = 3, minter: FakeMinter = FakeMinter(), auditPath: String? = nil) {
+    init(trustedProxies: [String] = [], failureFloor: Double = 0, perUser: Int = 3, perAddress: Int = 3, perUserInFlight: Int = 1,
+         perAddressInFlight: Int = 8, minter: FakeMinter = FakeMinter(), pamDelay: Duration = .zero, loginTimeout: Int = 15,
+         adminGroup: String? = nil, auditPath: String? = nil) {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-gw-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var configuration = GatewayConfiguration(aws: AWSSettings(strategy: .assumeRole), access: [
+        var configuration = GatewayConfiguration(aws: AWSSettings(strategy: .assumeRole, loginTimeout: loginTimeout), access: [
             AccessRule(role: Self.admin, groups: ["admins"]),
             AccessRule(role: Self.readOnly, users: ["alice"], groups: ["staff"]),
             AccessRule(role: Self.billing, groups: ["finance"]),
         ])
         configuration.trustedProxies = trustedProxies
-        configuration.lockout = LockoutSettings(maxFailures: maxFailures, window: 60, duration: 60, failureFloor: failureFloor)
+        configuration.lockout = LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight,
+                                                perAddressInFlight: perAddressInFlight, window: 60, duration: 60, failureFloor: failureFloor)
+        configuration.adminGroup = adminGroup
         self.configuration = configuration
+        self.minter = minter
+        authenticator = FakeAuthenticator(passwords: ["alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "root": "root-pw"], delay: pamDelay)
         let audit = AuditLog(path: auditPath ?? directory.appendingPathComponent("audit.jsonl").path)
         service = LoginService(
-            configuration: configuration,
-            authenticator: FakeAuthenticator(passwords: ["alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw"]),
-            policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": []])),
-            minter: minter, audit: audit,
-            lockout: LockoutTracker(maxFailures: maxFailures, window: .seconds(60), duration: .seconds(60)),
+            configuration: configuration, authenticator: authenticator,
+            policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": [], "root": ["root"], "ops": ["wheel"]])),
+            minter: minter, audit: audit, lockout: LockoutTracker(limits: LockoutTracker.Limits(configuration.lockout)),
+            deviceTokens: DeviceTokens(keys: [Array("a test key that is at least 32 characters long".utf8)], lifetime: 3600),
             logger: Logger(label: "test")
         )
     }
@@ -93,7 +121,7 @@ struct GatewayHarness {
     }
 
     func application() -> some ApplicationProtocol {
-        Application(router: GatewayRoutes(service: service, configuration: configuration).apiRouter(),
+        Application(router: GatewayRoutes(service: service, configuration: configuration).apiRouter(), server: try! GatewayServer.apiServer(configuration),
                     configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 

@@ -42,8 +42,11 @@ public struct ConsoleGateProcess {
         return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
     }
 
+    /// In a directory of its own: `serve` and `check-config` refuse a config in a directory others can write (/tmp).
     public static func writeConfig(_ yaml: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-\(UUID().uuidString).yaml").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let path = directory.appendingPathComponent("config.yaml").path
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
