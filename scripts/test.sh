@@ -30,6 +30,8 @@ echo "== web: the login page in headless Chromium"
 python3 Tests/Web/browser_test.py
 echo "== web: consolegate login in a terminal, the AWS CLI, /metrics"
 python3 Tests/Web/client_test.py
+echo "== connections: per-address cap, header and keep-alive timeouts, 5,000 hostile connections"
+python3 Tests/Web/connections_test.py
 
 if [ "$(id -u)" = 0 ]; then
     echo "== LDAP: slapd + nslcd + pam_ldap"

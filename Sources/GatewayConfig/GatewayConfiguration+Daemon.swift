@@ -33,7 +33,7 @@ public struct ListenSettings: Sendable, Equatable {
 
     public init(httpHost: String? = nil, httpPort: Int? = nil, socket: String? = nil, socketMode: UInt16 = 0o660, socketGroup: String? = nil,
                 tlsCertificate: String? = nil, tlsKey: String? = nil, metrics: HostPort? = nil,
-                maxConnections: Int = 1024, maxConnectionsPerAddress: Int = 64, headerTimeout: Int = 10, idleTimeout: Int = 60) {
+                maxConnections: Int = 1024, maxConnectionsPerAddress: Int = 128, headerTimeout: Int = 10, idleTimeout: Int = 60) {
         self.metrics = metrics
         self.maxConnections = maxConnections
         self.maxConnectionsPerAddress = maxConnectionsPerAddress

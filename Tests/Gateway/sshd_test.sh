@@ -169,7 +169,7 @@ pam:
   timeout: 30s
 audit:
   file: $WORK/log/audit.jsonl
-lockout: {max_failures: 5, window: 15m, duration: 15m}
+lockout: {per_user: 5, window: 15m, duration: 15m}
 trusted_proxies: [127.0.0.1]
 YAML
 

@@ -182,3 +182,21 @@ enum RawConnection {
         guard write(descriptor, bytes, bytes.count) == bytes.count else { throw Failed() }
     }
 }
+
+/// The audit log after start: a file swapped for a symlink (at "rotation") is refused, not followed.
+@Suite struct AuditLogSymlinkTests {
+    @Test func aSymlinkSwappedInAfterStartIsNotFollowed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-audit-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let path = "\(directory)/audit.jsonl", target = "\(directory)/precious"
+        try "precious\n".write(toFile: target, atomically: true, encoding: .utf8)
+        let audit = AuditLog(path: path)
+        try await audit.open()
+        let record = AuditRecord(time: "t", requestId: "r", frontEnd: "api", user: "mallory", client: "c", outcome: .authenticationFailed)
+        try await audit.record(record)
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
+        await #expect(throws: AuditUnavailable.self) { try await audit.record(record) }
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious\n")
+    }
+}

@@ -27,8 +27,8 @@ final class DaemonFixture: Sendable {
     }
 
     /// `systemService`: a PAM service in /etc/pam.d and the system's own users, no wrappers.
-    /// `listenExtra`: more lines for the `listen:` section (TLS).
-    init(standIns: StandIns, users: [User], access: String, systemService: String? = nil, listenExtra: String = "") async throws {
+    /// `listenExtra`, `lockoutExtra`: more lines for the `listen:` (TLS) and `lockout:` sections, indented.
+    init(standIns: StandIns, users: [User], access: String, systemService: String? = nil, listenExtra: String = "", lockoutExtra: String = "") async throws {
         directory = URL(fileURLWithPath: "/tmp/consolegate-daemon-\(UUID().uuidString.prefix(8))")
         let run = directory.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -73,6 +73,7 @@ final class DaemonFixture: Sendable {
           file: \(directory.appendingPathComponent("audit.jsonl").path)
         lockout:
           failure_floor: 100ms
+        \(lockoutExtra)
         """.write(toFile: config, atomically: true, encoding: .utf8)
 
         process = Process()

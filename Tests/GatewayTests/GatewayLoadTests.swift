@@ -2,14 +2,18 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Testing
+import Minting
 import TestSupport
 
-/// 200 people log in at once through the JSON API: real pam_unix with throwaway system users (pam_wrapper
-/// cannot run that many helpers at once), two groups with a role each. Needs root, as pam_unix does.
-/// scripts/test.sh runs it on its own (`--filter LoadTests`): it keeps both cores busy.
-@Suite(.enabled(if: getuid() == 0, "pam_unix verifies other users' passwords only as root"))
+/// Real pam_unix with throwaway system users (pam_wrapper cannot run that many helpers at once): 200 people
+/// log in at once through the JSON API, two groups with a role each; and what an attacker tries against
+/// real accounts (200 concurrent guesses; the right password of an account no access rule names). Needs
+/// root, as pam_unix does. scripts/test.sh runs it on its own (`--filter LoadTests`): it keeps both cores busy.
+@Suite(.serialized, .enabled(if: getuid() == 0, "pam_unix verifies other users' passwords only as root"))
 struct GatewayLoadTests {
     static let count = 200
+    /// Every client here is 127.0.0.1: let it hold all its connections at once.
+    static let oneAddressForAll = "  max_connections_per_address: 1000"
 
     static func run(_ command: String, _ arguments: [String]) throws {
         let process = Process()
@@ -20,30 +24,58 @@ struct GatewayLoadTests {
         guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "\(command) \(arguments) failed"]) }
     }
 
-    @Test func twoHundredConcurrentLoginsEachGetTheirOwnRole() async throws {
-        let standIns = try StandIns.load()
+    /// Throwaway system users (with their groups) and a copy of pam/consolegate as a PAM service of its own;
+    /// `remove()` takes them all away again.
+    struct SystemUsers {
+        struct Account {
+            var name: String
+            var password: String
+            var group: String
+        }
+
         let tag = "c\(Int.random(in: 1000...9999))"
-        let groups = ["\(tag)ga", "\(tag)gb"]
-        let users = (0..<Self.count).map { (name: "\(tag)u\($0)", password: "Pw-\($0)-\(UUID().uuidString.prefix(6))", group: groups[$0 % 2]) }
-        let service = "consolegate-\(tag)"
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-\(tag)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let usersFile = scratch.appendingPathComponent("newusers").path
-        // newusers creates each home directory: keep them in the scratch directory.
-        let home = scratch.appendingPathComponent("home").path
-        // newusers creates every user, its group and its password in one go.
-        try users.map { "\($0.name):\($0.password)::\($0.group):ConsoleGate test:\(home)/\($0.name):/usr/sbin/nologin\n" }.joined()
-            .write(toFile: usersFile, atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../pam/consolegate").standardized.path,
-                                         toPath: "/etc/pam.d/\(service)")
-        defer {
-            for user in users { try? Self.run("/usr/sbin/userdel", [user.name]) }
-            for group in groups { try? Self.run("/usr/sbin/groupdel", [group]) }
+        let accounts: [Account]
+        let groups: [String]
+        let service: String
+        let scratch: URL
+
+        init(count: Int, groupCount: Int) throws {
+            let tag = self.tag
+            groups = (0..<groupCount).map { "\(tag)g\($0)" }
+            let groups = groups
+            accounts = (0..<count).map { Account(name: "\(tag)u\($0)", password: "Pw-\($0)-\(UUID().uuidString.prefix(6))", group: groups[$0 % groups.count]) }
+            service = "consolegate-\(tag)"
+            scratch = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-\(tag)")
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            let usersFile = scratch.appendingPathComponent("newusers").path
+            // newusers creates each home directory: keep them in the scratch directory.
+            let home = scratch.appendingPathComponent("home").path
+            // newusers creates every user, its group and its password in one go.
+            try accounts.map { "\($0.name):\($0.password)::\($0.group):ConsoleGate test:\(home)/\($0.name):/usr/sbin/nologin\n" }.joined()
+                .write(toFile: usersFile, atomically: true, encoding: .utf8)
+            try FileManager.default.copyItem(atPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../pam/consolegate").standardized.path,
+                                             toPath: "/etc/pam.d/\(service)")
+            do {
+                try GatewayLoadTests.run("/usr/sbin/newusers", [usersFile])
+            } catch {
+                remove()
+                throw error
+            }
+        }
+
+        func remove() {
+            for account in accounts { try? GatewayLoadTests.run("/usr/sbin/userdel", [account.name]) }
+            for group in groups { try? GatewayLoadTests.run("/usr/sbin/groupdel", [group]) }
             try? FileManager.default.removeItem(atPath: "/etc/pam.d/\(service)")
             try? FileManager.default.removeItem(at: scratch)
         }
-        try Self.run("/usr/sbin/newusers", [usersFile])
+    }
 
+    @Test func twoHundredConcurrentLoginsEachGetTheirOwnRole() async throws {
+        let standIns = try StandIns.load()
+        let system = try SystemUsers(count: Self.count, groupCount: 2)
+        defer { system.remove() }
+        let (users, groups, service) = (system.accounts, system.groups, system.service)
         let roleOf = [groups[0]: standIns.roles["ConsoleAdmin"]!, groups[1]: standIns.roles["ConsoleReadOnly"]!]
         let daemon = try await DaemonFixture(standIns: standIns, users: [], access: """
         access:
@@ -51,7 +83,8 @@ struct GatewayLoadTests {
             groups: [\(groups[0])]
           - role: \(roleOf[groups[1]]!)
             groups: [\(groups[1])]
-        """, systemService: service)
+        """, systemService: service, listenExtra: Self.oneAddressForAll,
+           lockoutExtra: "  per_address: 1000\n  per_address_in_flight: \(Self.count)")
         defer { daemon.stop() }
 
         var configuration = HTTPClient.Configuration()
@@ -87,5 +120,112 @@ struct GatewayLoadTests {
         }
         #expect(daemon.auditLines.filter { $0.contains(#""outcome":"success""#) }.count == Self.count)
         #expect(daemon.leftoverHelpers.isEmpty, "\(daemon.leftoverHelpers)")
+    }
+
+    /// 200 concurrent guesses at one pam_unix account, the right password among them (sent once the guesses
+    /// are under way): no URL, and PAM runs at most `per_user` (5) times.
+    @Test func concurrentGuessesReachPAMAtMostPerUserTimes() async throws {
+        let standIns = try StandIns.load()
+        let system = try SystemUsers(count: 1, groupCount: 1)
+        defer { system.remove() }
+        let victim = system.accounts[0]
+        let daemon = try await DaemonFixture(standIns: standIns, users: [], access: """
+        access:
+          - role: \(standIns.roles["ConsoleReadOnly"]!)
+            groups: [\(victim.group)]
+        """, systemService: system.service, listenExtra: Self.oneAddressForAll,
+           lockoutExtra: "  per_user: 5\n  per_address: 1000\n  per_address_in_flight: 1000")
+        defer { daemon.stop() }
+        let client = Self.client(connections: Self.count)
+        let url = daemon.httpURL.appendingPathComponent("api/v1/login").absoluteString
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<(Self.count - 1) {
+                group.addTask { try await Self.post(client, url, ["username": victim.name, "password": "guess-\(index)"]) }
+            }
+            // The right password only once the guesses are under way: the first refusal is audited while the
+            // first guess still waits out pam_unix's ~2 s fail delay.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !daemon.auditLines.contains(where: { $0.contains(#""outcome":"throttled""#) }), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            let own = HTTPClient(eventLoopGroupProvider: .singleton)
+            group.addTask {
+                defer { Task { try? await own.shutdown() } }
+                return try await Self.post(own, url, ["username": victim.name, "password": victim.password])
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        try await client.shutdown()
+        #expect(statuses.count == Self.count)
+        #expect(!statuses.contains(200))
+        #expect(Set(statuses).isSubset(of: [401, 429]), "\(Set(statuses))")
+        let ranPAM = daemon.auditLines.filter { $0.contains(#""outcome":"authentication_failed""#) || $0.contains(#""outcome":"success""#) }
+        #expect(ranPAM.count <= 5, "\(ranPAM)")
+        #expect(!daemon.auditLines.contains { $0.contains(#""outcome":"success""#) })
+    }
+
+    /// No password oracle: the right password of a host account that no access rule names (a service
+    /// account, and root) answers exactly as a wrong one, over the API, the web form and /roles, and PAM never
+    /// runs for it.
+    @Test func hostAccountsWithoutARuleAreNoPasswordOracle() async throws {
+        let standIns = try StandIns.load()
+        let system = try SystemUsers(count: 2, groupCount: 2)
+        defer { system.remove() }
+        let (member, service) = (system.accounts[0], system.accounts[1])
+        let daemon = try await DaemonFixture(standIns: standIns, users: [], access: """
+        access:
+          - role: \(standIns.roles["ConsoleReadOnly"]!)
+            groups: [\(member.group)]
+        """, systemService: system.service, lockoutExtra: "  per_user: 100\n  per_address: 1000")
+        defer { daemon.stop() }
+        let transport = AsyncHTTPTransport(environment: [:])
+        func api(_ user: String, _ password: String) async throws -> TransportResponse {
+            try await transport.send(TransportRequest(method: "POST", url: daemon.httpURL.appendingPathComponent("api/v1/login"), headers: [("Content-Type", "application/json")],
+                                                      body: Array(try JSONSerialization.data(withJSONObject: ["username": user, "password": password])), timeout: .seconds(30)))
+        }
+        func roles(_ user: String, _ password: String) async throws -> TransportResponse {
+            try await transport.send(TransportRequest(method: "GET", url: daemon.httpURL.appendingPathComponent("api/v1/roles"),
+                                                      headers: [("Authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())], timeout: .seconds(30)))
+        }
+        let page = try await transport.send(TransportRequest(method: "GET", url: daemon.httpURL, timeout: .seconds(30)))
+        let cookie = try #require(page.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
+        let csrf = String(cookie.split(separator: "=", maxSplits: 1)[1])
+        func web(_ user: String, _ password: String) async throws -> TransportResponse {
+            let form = "csrf=\(csrf)&username=\(user)&password=\(password.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+            return try await transport.send(TransportRequest(method: "POST", url: daemon.httpURL.appendingPathComponent("login"),
+                                                             headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", cookie)], body: Array(form.utf8), timeout: .seconds(30)))
+        }
+        for front in [api, roles, web] {
+            let right = try await front(service.name, service.password)
+            let wrong = try await front(service.name, "not-" + service.password)
+            #expect(right.status == 401)
+            #expect(right.status == wrong.status)
+            #expect(right.body == wrong.body)
+            let rootAnswer = try await front("root", "not-the-root-password")
+            #expect(rootAnswer.status == 401)
+            // A named member's wrong password: the same answer as well (PAM ran for this one).
+            let member = try await front(member.name, "not-" + member.password)
+            #expect(member.status == 401)
+        }
+        let notRun = daemon.auditLines.filter { $0.contains("PAM not run") }
+        #expect(notRun.count == 9)
+        #expect(notRun.allSatisfy { $0.contains(#""outcome":"authentication_failed""#) })
+        #expect(daemon.auditLines.filter { $0.contains(#""user":"\#(service.name)""#) || $0.contains(#""user":"root""#) }.allSatisfy { $0.contains("PAM not run") })
+    }
+
+    static func client(connections: Int) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = connections
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    static func post(_ client: HTTPClient, _ url: String, _ body: [String: String]) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let response = try await client.execute(request, timeout: .seconds(120))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return Int(response.status.code)
     }
 }

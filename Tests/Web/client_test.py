@@ -204,8 +204,10 @@ def main(r) -> None:
                                      assumed_role_arn(read_only, "alice"))
 
             with r.section("/metrics"):
-                status, headers, body = gw.http("GET", "/metrics")
-                r.equal("GET /metrics: 200", status, 200)
+                status, _, _ = gw.http("GET", "/metrics")
+                r.equal("GET /metrics on the login listener: 404 (metrics have a listener of their own)", status, 404)
+                status, headers, body = gw.http("GET", "/metrics", port=gw.metrics_port)
+                r.equal("GET /metrics on listen.metrics: 200", status, 200)
                 r.check("GET /metrics: text/plain", (headers.get("Content-Type") or "").startswith("text/plain"),
                         headers.get("Content-Type"))
 
@@ -250,8 +252,7 @@ def main(r) -> None:
                         bool(operations - {None}), f"{operations}")
                 r.check("/metrics exposes no user names", not re.search(r'"(alice|carol)"', text))
 
-        # Last: a lockout also locks the client address (127.0.0.1) for everything after it.
-        with Gateway([alice], rules, secrets=("password",), max_failures=3) as gw:
+        with Gateway([alice], rules, secrets=("password",), per_user=3) as gw:
             with r.section("/metrics: lockouts"):
                 text = gw.metrics_text()
                 if "consolegate_lockouts_total" not in text:

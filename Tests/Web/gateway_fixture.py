@@ -129,8 +129,8 @@ class Gateway:
     """`consolegate serve` with its own PAM stack, users, config and audit log. A context manager."""
 
     def __init__(self, users: list[User], access: list[Rule], *, secrets=("password",), logout_first: bool | None = None,
-                 failure_floor: str = "200ms", max_failures: int = 100, service: str = "consolegate-web",
-                 destination: str | None = None, binary_path: str | None = None):
+                 failure_floor: str = "200ms", per_user: int = 100, service: str = "consolegate-web",
+                 destination: str | None = None, binary_path: str | None = None, listen_extra: tuple[str, ...] = ()):
         self.standins = require_standins()
         self.binary = binary_path or binary()
         self.users = {u.name: u for u in users}
@@ -138,12 +138,14 @@ class Gateway:
         self.secrets = tuple(secrets)
         self.logout_first = logout_first
         self.failure_floor = failure_floor
-        self.max_failures = max_failures
+        self.per_user = per_user
+        self.listen_extra = tuple(listen_extra)
         self.service = service
         self.destination = destination
         self.directory: str | None = None
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
+        self.metrics_port: int | None = None
         self.url: str | None = None
         self._log_lines: list[str] = []
         self._log_lock = threading.Lock()
@@ -213,13 +215,15 @@ class Gateway:
         config += [
             "listen:",
             "  http: 127.0.0.1:0",  # the daemon says which port it got: no race for a "free" port
+            "  metrics: 127.0.0.1:0",
+            *(f"  {line}" for line in self.listen_extra),
             "pam:",
             f"  service: {self.service}",
             f"  secrets: [{', '.join(self.secrets)}]",
             "audit:",
             f"  file: {os.path.join(d, 'audit.jsonl')}",
             "lockout:",
-            f"  max_failures: {self.max_failures}",
+            f"  per_user: {self.per_user}",
             f"  failure_floor: {self.failure_floor}",
         ]
         return self._write("consolegate.yaml", "\n".join(config) + "\n")
@@ -271,9 +275,13 @@ class Gateway:
                 with self._log_lock:
                     self._log_lines.append(line)
                 match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-                if match and self.port is None:
-                    self.port = int(match.group(1))
-                    self._ready.set()
+                if match:
+                    if '"listener":"metrics"' in line:
+                        self.metrics_port = int(match.group(1))
+                    else:
+                        self.port = int(match.group(1))
+                    if self.port is not None and self.metrics_port is not None:
+                        self._ready.set()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -330,11 +338,13 @@ class Gateway:
     # -- HTTP ----------------------------------------------------------------------------------------------
 
     def http(self, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
-             timeout: float = 30.0):
-        """One request, redirects not followed. Returns (status, headers: http.client.HTTPMessage, body bytes)."""
+             timeout: float = 30.0, port: int | None = None, source: str | None = None):
+        """One request, redirects not followed. Returns (status, headers: http.client.HTTPMessage, body bytes).
+        `port`: another listener (metrics); `source`: the loopback address to connect from."""
         if isinstance(body, str):
             body = body.encode()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()
@@ -352,7 +362,7 @@ class Gateway:
             return status, None
 
     def metrics_text(self) -> str:
-        status, _, body = self.http("GET", "/metrics")
+        status, _, body = self.http("GET", "/metrics", port=self.metrics_port)
         if status != 200:
             raise AssertionError(f"GET /metrics answered {status}")
         return body.decode()
@@ -413,6 +423,7 @@ class ConsoleStandIn:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
         self.port: int | None = None
+        self.metrics_port: int | None = None
         self._server = None
         self._thread: threading.Thread | None = None
         self._directory: str | None = None
