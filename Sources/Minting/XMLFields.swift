@@ -9,6 +9,9 @@ struct XMLFields {
     private(set) var values: [String: String] = [:]
 
     init?(_ data: [UInt8]) {
+        // AWS answers in UTF-8. libxml2 passes names with invalid UTF-8 bytes on to FoundationXML, which traps
+        // on them (found by fuzzing: `<R><\xC8></R>`), so such a response is refused before it is parsed.
+        guard String(validating: data, as: UTF8.self) != nil else { return nil }
         let collector = Collector()
         let parser = XMLParser(data: Data(data))
         parser.delegate = collector

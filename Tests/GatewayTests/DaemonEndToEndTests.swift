@@ -26,6 +26,7 @@ import TestSupport
             groups: [staff]
           - role: \(standIns.roles["ConsoleBilling"]!)
             groups: [finance]
+        admin_group: aws-admins
         """)
     }
 
@@ -91,6 +92,17 @@ import TestSupport
         #expect(text.contains(#"consolegate_logins_total{front_end="api",outcome="authentication_failed"} 1"#))
         #expect(text.contains("consolegate_upstream_request_duration_seconds_count{operation=\"AssumeRoleWithWebIdentity\"} 1"))
         #expect(text.contains("consolegate_pam_helper_duration_seconds_count 2"))
+    }
+
+    /// `consolegate unlock` through the socket, by a member of admin_group (this test's own user), audited.
+    @Test func anOperatorUnlocksAUserThroughTheSocket() async throws {
+        for _ in 1...5 { _ = try await login(["username": "alice", "password": "wrong"]) }
+        #expect(try await login(["username": "alice", "password": "alice-pw"]).status == 429)
+        let result = try await ConsoleGateProcess.run(["unlock", "alice", "--socket", daemon.socketPath], environment: [:])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "unlocked user:alice\n")
+        #expect(try await login(["username": "alice", "password": "alice-pw"]).status == 200)
+        #expect(daemon.auditLines.contains { $0.contains(#""outcome":"unlocked""#) && $0.contains(#""detail":"unlocked user:alice""#) })
     }
 
     @Test func wrongPasswordUnknownUserAndNoRole() async throws {

@@ -124,6 +124,11 @@ def main(r) -> None:
                 r.equal("login: one URL line", len(urls), 1)
                 if urls:
                     check_signin_url(r, "login", urls[0], federation, assumed_role_arn(read_only, "alice"))
+                store = os.path.join(home, ".local", "state", "consolegate", "device-tokens.json")
+                r.check("login: the device token is kept in ~/.local/state/consolegate/device-tokens.json, mode 0600",
+                        os.path.exists(store) and os.stat(store).st_mode & 0o777 == 0o600, store)
+                with open(store) as f:
+                    r.check("login: ...under this server and user", f"{gw.url}|alice" in json.load(f))
 
             with r.section("consolegate login: server from CONSOLEGATE_SERVER, --format json"):
                 code = gw.otp("bob")
@@ -136,6 +141,7 @@ def main(r) -> None:
                         {"url", "expires_at", "role_arn", "session_name"} <= set(answer)
                         and answer["role_arn"] == read_only and answer["session_name"] == "bob", f"{answer}")
                 r.check("login --format json: the password is not echoed", bob.password not in term.transcript)
+                r.check("login --format json: the device token is kept, not printed", "device_token" not in answer, f"{answer}")
 
             with r.section("consolegate login: a wrong password"):
                 term = Terminal.converse(binary, ["login", "--server", gw.url, "--user", "alice"], base_environment(home),
@@ -253,6 +259,11 @@ def main(r) -> None:
                 r.check("/metrics exposes no user names", not re.search(r'"(alice|carol)"', text))
 
         with Gateway([alice], rules, secrets=("password",), per_user=3) as gw:
+            # alice's own client signs in once before anything happens: it keeps a device token.
+            device_home = tempfile.mkdtemp(prefix="consolegate-device-")
+            term = Terminal.converse(gw.binary, ["login", "--server", gw.url, "--user", "alice"],
+                                     base_environment(device_home), [("Password: ", alice.password)])
+            r.equal("alice's own consolegate login: exit code 0", term.status, 0)
             with r.section("/metrics: lockouts"):
                 text = gw.metrics_text()
                 if "consolegate_lockouts_total" not in text:
@@ -268,6 +279,15 @@ def main(r) -> None:
                 r.equal('consolegate_logins_total{front_end="api",outcome="locked_out"} +1',
                         metric_value(text, "consolegate_logins_total", front_end="api", outcome="locked_out")
                         - locked_before, 1)
+
+            with r.section("device token: a lock on the name does not keep out the user's own consolegate login"):
+                status, _ = gw.api_login(username="alice", password=alice.password)
+                r.equal("alice's name is locked: the API without a device token answers 429", status, 429)
+                term = Terminal.converse(gw.binary, ["login", "--server", gw.url, "--user", "alice"],
+                                         base_environment(device_home), [("Password: ", alice.password)])
+                r.equal("consolegate login with its device token: exit code 0", term.status, 0)
+                r.equal("...and a URL", len(url_lines(term.transcript)), 1)
+                shutil.rmtree(device_home, ignore_errors=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

@@ -1,0 +1,18 @@
+@testable import Minting
+import Testing
+
+/// The STS (Query/XML) response reader.
+@Suite struct XMLFieldsTests {
+    @Test func readsTheFieldsOfAResponse() throws {
+        let xml = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIA1</AccessKeyId></Credentials></AssumeRoleResult></AssumeRoleResponse>"
+        let fields = try #require(XMLFields(Array(xml.utf8)))
+        #expect(fields["AssumeRoleResult/Credentials/AccessKeyId"] == "ASIA1")
+        #expect(fields.first(endingWith: "AccessKeyId") == "ASIA1")
+    }
+
+    /// Found by fuzzing: FoundationXML traps on element and attribute names that are not UTF-8.
+    @Test func refusesBytesThatAreNotUTF8() {
+        #expect(XMLFields(Array("<R><".utf8) + [0xC8] + Array("></R>".utf8)) == nil)
+        #expect(XMLFields(Array("<R a".utf8) + [0xFF] + Array("=\"1\"/>".utf8)) == nil)
+    }
+}
