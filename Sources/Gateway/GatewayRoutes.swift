@@ -140,51 +140,52 @@ public struct GatewayRoutes: Sendable {
 
     // MARK: - Unix socket
 
-    func socketURL(_ request: Request, context: GatewayContext) async -> Response {
+    /// Who is asking on the socket (SO_PEERCRED) and what they sent, handed to `body`; the fields are wiped after.
+    static func withSocketRequest(_ request: Request, context: GatewayContext,
+                                  _ body: (UInt32, RequestFields) async -> Response) async -> Response {
         guard let uid = await PeerCredentials.uid(of: context.channel) else {
             return JSONAnswer.error(.forbidden, "cannot tell who is asking (no peer credentials)")
         }
         var fields: RequestFields
-        switch await Self.readJSONObject(request, context: context) {
+        switch await readJSONObject(request, context: context) {
         case .refused(let refusal): return refusal
         case .object(let object): fields = object
         }
         defer { fields.wipe() }
-        do {
-            let destination = try fields.text("destination")
-            if let destination, URL(string: destination)?.host == nil {
-                return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
+        return await body(uid, fields)
+    }
+
+    func socketURL(_ request: Request, context: GatewayContext) async -> Response {
+        await Self.withSocketRequest(request, context: context) { uid, fields in
+            do {
+                let destination = try fields.text("destination")
+                if let destination, URL(string: destination)?.host == nil {
+                    return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
+                }
+                let result = await service.socketLogin(uid: uid, role: try fields.text("role"), destination: destination.flatMap(URL.init(string:)),
+                                                       wantsCredentials: try fields.text("format") == "credential-process", requestId: context.id,
+                                                       isClientConnected: Self.connected(context))
+                switch result {
+                case .success(let grant): return JSONAnswer.grant(grant)
+                case .failure(let failure): return JSONAnswer.failure(failure)
+                }
+            } catch {
+                return JSONAnswer.error(.badRequest, "\(error)")
             }
-            let result = await service.socketLogin(uid: uid, role: try fields.text("role"), destination: destination.flatMap(URL.init(string:)),
-                                                   wantsCredentials: try fields.text("format") == "credential-process", requestId: context.id,
-                                                   isClientConnected: Self.connected(context))
-            switch result {
-            case .success(let grant): return JSONAnswer.grant(grant)
-            case .failure(let failure): return JSONAnswer.failure(failure)
-            }
-        } catch {
-            return JSONAnswer.error(.badRequest, "\(error)")
         }
     }
 
     /// `consolegate unlock USER|ADDRESS`: root or `admin_group` only, audited either way.
     func socketUnlock(_ request: Request, context: GatewayContext) async -> Response {
-        guard let uid = await PeerCredentials.uid(of: context.channel) else {
-            return JSONAnswer.error(.forbidden, "cannot tell who is asking (no peer credentials)")
-        }
-        var fields: RequestFields
-        switch await Self.readJSONObject(request, context: context) {
-        case .refused(let refusal): return refusal
-        case .object(let object): fields = object
-        }
-        defer { fields.wipe() }
-        guard let target = try? fields.text("target"), !target.isEmpty else {
-            return JSONAnswer.error(.badRequest, "target (a user name or an address) is required")
-        }
-        switch await service.unlock(target, operatorUID: uid, requestId: context.id) {
-        case .unlocked(let key): return JSONAnswer.object(.ok, ["unlocked": key.description])
-        case .nothingToUnlock(let key): return JSONAnswer.object(.ok, ["unlocked": NSNull(), "message": "\(key) was not locked"])
-        case .notPermitted: return JSONAnswer.error(.forbidden, "only root or members of admin_group may unlock")
+        await Self.withSocketRequest(request, context: context) { uid, fields in
+            guard let target = try? fields.text("target"), !target.isEmpty else {
+                return JSONAnswer.error(.badRequest, "target (a user name or an address) is required")
+            }
+            switch await service.unlock(target, operatorUID: uid, requestId: context.id) {
+            case .unlocked(let key): return JSONAnswer.object(.ok, ["unlocked": key.description])
+            case .nothingToUnlock(let key): return JSONAnswer.object(.ok, ["unlocked": NSNull(), "message": "\(key) was not locked"])
+            case .notPermitted: return JSONAnswer.error(.forbidden, "only root or members of admin_group may unlock")
+            }
         }
     }
 

@@ -21,29 +21,6 @@ public actor LockoutTracker {
         }
     }
 
-    public struct Limits: Sendable {
-        public var perUser: Int
-        public var perAddress: Int
-        public var perUserInFlight: Int
-        public var perAddressInFlight: Int
-        public var window: Duration
-        public var duration: Duration
-
-        public init(perUser: Int, perAddress: Int, perUserInFlight: Int, perAddressInFlight: Int, window: Duration, duration: Duration) {
-            self.perUser = perUser
-            self.perAddress = perAddress
-            self.perUserInFlight = perUserInFlight
-            self.perAddressInFlight = perAddressInFlight
-            self.window = window
-            self.duration = duration
-        }
-
-        public init(_ settings: LockoutSettings) {
-            self.init(perUser: settings.perUser, perAddress: settings.perAddress, perUserInFlight: settings.perUserInFlight,
-                      perAddressInFlight: settings.perAddressInFlight, window: .seconds(settings.window), duration: .seconds(settings.duration))
-        }
-    }
-
     /// An admitted attempt's hold on the budget; hand it back to `finish` exactly once.
     public struct Ticket: Sendable, Equatable {
         /// The keys whose budget this attempt spends: the trusted device or the user name, and the address.
@@ -71,14 +48,16 @@ public actor LockoutTracker {
         var isIdle: Bool { pending == 0 && inFlight == 0 }
     }
 
-    private let limits: Limits
+    private let limits: LockoutSettings
+    private let window: Duration
     private let now: @Sendable () -> ContinuousClock.Instant
     private var records: [Key: Record] = [:]
     /// The size at which the next sweep runs; doubling keeps sweeps rare when most records must stay.
     private var sweepAt = 10_000
 
-    public init(limits: Limits, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    public init(limits: LockoutSettings, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.limits = limits
+        self.window = .seconds(limits.window)
         self.now = now
     }
 
@@ -104,7 +83,7 @@ public actor LockoutTracker {
         let inFlight: [Key] = [.user(user), .address(address)]
         for key in budget {
             var record = records[key] ?? Record()
-            record.failures.removeAll { now - $0 >= limits.window }
+            record.failures.removeAll { now - $0 >= window }
             records[key] = record
             if record.isLocked(at: now) { return .locked }
         }
@@ -134,7 +113,7 @@ public actor LockoutTracker {
             } else {
                 record.failures.append(now)
                 if record.failures.count >= failureLimit(key) {
-                    record.lockedUntil = now + limits.duration
+                    record.lockedUntil = now + .seconds(limits.duration)
                     record.failures = []
                     locked += 1
                 }
@@ -163,7 +142,7 @@ public actor LockoutTracker {
     private func forgetIdle(now: ContinuousClock.Instant) {
         guard records.count > sweepAt else { return }
         records = records.filter { _, record in
-            !record.isIdle || record.isLocked(at: now) || record.failures.contains { now - $0 < limits.window }
+            !record.isIdle || record.isLocked(at: now) || record.failures.contains { now - $0 < window }
         }
         sweepAt = max(10_000, records.count * 2)
     }

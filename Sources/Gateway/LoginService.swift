@@ -102,7 +102,7 @@ public struct LoginService: Sendable {
                 deviceTokens: DeviceTokens, logger: Logger) {
         self.init(
             configuration: configuration, authenticator: authenticator, policy: AccessPolicy(configuration: configuration), minter: minter,
-            audit: audit, lockout: LockoutTracker(limits: LockoutTracker.Limits(configuration.lockout)), deviceTokens: deviceTokens, logger: logger
+            audit: audit, lockout: LockoutTracker(limits: configuration.lockout), deviceTokens: deviceTokens, logger: logger
         )
     }
 

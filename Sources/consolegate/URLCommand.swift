@@ -50,29 +50,12 @@ struct URLCommand: AsyncParsableCommand {
     }
 
     func ask() async throws {
-        guard let url = AsyncHTTPTransport.unixSocketURL(socketPath: socket, path: "/v1/url") else {
-            throw CommandFailure("\(socket) is not a socket path", exitCode: .usage)
-        }
         var body: [String: Any] = ["format": format == .credentialProcess ? "credential-process" : "url"]
         if let role { body["role"] = role }
         if let destination { body["destination"] = destination }
-        let request = TransportRequest(
-            method: "POST", url: url, headers: [("Content-Type", "application/json")],
-            body: Array(try JSONSerialization.data(withJSONObject: body)), timeout: .seconds(60)
-        )
-        // Say "not allowed" rather than "not running" when the socket's mode or group keeps this user out.
-        if access(socket, F_OK) == 0, access(socket, R_OK | W_OK) != 0 {
-            throw CommandFailure("you may not use the ConsoleGate socket \(socket); ask to be added to its group", exitCode: .awsRefused)
-        }
-        let response: TransportResponse
-        do {
-            response = try await AsyncHTTPTransport(environment: [:]).send(request)
-        } catch {
-            throw CommandFailure("cannot reach the ConsoleGate daemon at \(socket); is it running?", exitCode: .upstreamUnavailable)
-        }
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-        guard response.status == 200 else {
-            throw Self.failure(status: response.status, object: object)
+        let (status, object) = try await DaemonSocket(path: socket).post("/v1/url", body, timeout: .seconds(60))
+        guard status == 200 else {
+            throw Self.failure(status: status, object: object)
         }
         switch format {
         case .url:

@@ -24,19 +24,8 @@ struct UnlockCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let url = AsyncHTTPTransport.unixSocketURL(socketPath: socket, path: "/v1/unlock") else {
-            throw CommandFailure("\(socket) is not a socket path", exitCode: .usage)
-        }
-        let request = TransportRequest(method: "POST", url: url, headers: [("Content-Type", "application/json")],
-                                       body: Array(try JSONSerialization.data(withJSONObject: ["target": target])), timeout: .seconds(30))
-        let response: TransportResponse
-        do {
-            response = try await AsyncHTTPTransport(environment: [:]).send(request)
-        } catch {
-            throw CommandFailure("cannot reach the ConsoleGate daemon at \(socket); is it running, and may you use it?", exitCode: .upstreamUnavailable)
-        }
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-        switch response.status {
+        let (status, object) = try await DaemonSocket(path: socket).post("/v1/unlock", ["target": target], timeout: .seconds(30))
+        switch status {
         case 200:
             print((object["unlocked"] as? String).map { "unlocked \($0)" } ?? (object["message"] as? String ?? "nothing to unlock"))
         case 403:
@@ -44,7 +33,7 @@ struct UnlockCommand: AsyncParsableCommand {
         case 400:
             throw CommandFailure(object["error"] as? String ?? "bad request", exitCode: .usage)
         default:
-            throw CommandFailure(object["error"] as? String ?? "the daemon answered HTTP \(response.status)", exitCode: .upstreamUnavailable)
+            throw CommandFailure(object["error"] as? String ?? "the daemon answered HTTP \(status)", exitCode: .upstreamUnavailable)
         }
     }
 }

@@ -274,10 +274,9 @@ import Testing
         func advance(_ duration: Duration) { current.withLock { $0 += duration } }
     }
 
-    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Duration = .seconds(60),
-                        duration: Duration = .seconds(120), clock: ManualClock = ManualClock()) -> LockoutTracker {
-        LockoutTracker(limits: .init(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, perAddressInFlight: 8,
-                                     window: window, duration: duration), now: { clock.now() })
+    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Int = 60, clock: ManualClock = ManualClock()) -> LockoutTracker {
+        LockoutTracker(limits: LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, window: window, duration: 120),
+                       now: { clock.now() })
     }
 
     /// Admits and finishes one attempt; false when it was not admitted.
@@ -302,7 +301,7 @@ import Testing
 
     @Test func failuresOutsideTheWindowDoNotCount() async {
         let clock = ManualClock()
-        let tracker = Self.tracker(perUser: 2, window: .seconds(10), clock: clock)
+        let tracker = Self.tracker(perUser: 2, window: 10, clock: clock)
         #expect(await Self.attempt(tracker, "alice"))
         clock.advance(.seconds(11))
         #expect(await Self.attempt(tracker, "alice"))
