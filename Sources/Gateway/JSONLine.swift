@@ -2,8 +2,8 @@
 /// controls raw inside strings, but common JSON-lines readers (JavaScript's, and anything splitting on
 /// Unicode line breaks; NEL is U+0085) split a record there. They can only occur inside strings, where
 /// `\uXXXX` means the same character, so they are escaped byte-wise.
-enum JSONLine {
-    static func escapingLineBreakers<Bytes: Sequence<UInt8>>(_ json: Bytes) -> [UInt8] {
+public enum JSONLine {
+    public static func escapingLineBreakers<Bytes: Sequence<UInt8>>(_ json: Bytes) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(json.underestimatedCount + 16)
         var pending: [UInt8] = []

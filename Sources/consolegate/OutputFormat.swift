@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import Minting
 
 /// How a minted session is printed: the URL alone, JSON, or the AWS CLI's credential_process JSON.
@@ -16,8 +17,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         jsonLine(session.credentialProcessObject)
     }
 
+    /// One line, whatever the values hold (see `JSONLine`).
     static func jsonLine(_ object: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: JSONLine.escapingLineBreakers(data), as: UTF8.self)
     }
 }
