@@ -21,6 +21,8 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         case throttled
         /// The client hung up before the answer; the detail says whether anything was minted.
         case clientGone = "client_gone"
+        /// Refused before PAM: `pam.max_concurrent` transactions were running and none ended in time.
+        case busy
         /// `consolegate unlock` by an operator, and a refused try at it.
         case unlocked
         case unlockRefused = "unlock_refused"

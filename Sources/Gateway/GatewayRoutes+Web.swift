@@ -96,8 +96,11 @@ extension GatewayRoutes {
         case .auditUnavailable: (.serviceUnavailable, "Sign-in is unavailable (the audit log cannot be written). Tell your administrator.")
         case .invalidRequest(let text): (.badRequest, text)
         case .clientGone: (.serviceUnavailable, "The connection was lost. Sign in again.")
+        case .busy: (.serviceUnavailable, "Too many people are signing in right now. Try again in a few seconds.")
         }
-        return html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
+        var response = html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
+        if failure == .busy { response.headers[.retryAfter] = JSONAnswer.retryAfterBusy }
+        return response
     }
 
     /// 303 See Other to the console, so a reload of the result does not post the form again; the browser

@@ -49,7 +49,8 @@ public enum GatewayServer {
             throw GatewayStartupError(description: "\(error)")
         }
         let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
-        let authenticator = PAMAuthenticator(timeout: .seconds(configuration.pam.timeout), callerEnvironment: environment)
+        let authenticator = PAMAuthenticator(timeout: .seconds(configuration.pam.timeout), maxConcurrent: configuration.pam.maxConcurrent,
+                                             queueTimeout: .seconds(configuration.pam.queueTimeout), callerEnvironment: environment)
         let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit,
                                    deviceTokens: deviceTokens, logger: logger)
         let metrics = PrometheusCollectorRegistry()

@@ -5,6 +5,9 @@ import Minting
 
 /// JSON responses: `{"error": "..."}` for failures, objects for answers.
 enum JSONAnswer {
+    /// Seconds a client should wait after a 503 for a full PAM queue.
+    static let retryAfterBusy = "5"
+
     static func object(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -35,6 +38,10 @@ enum JSONAnswer {
             return error(.badRequest, message)
         case .clientGone:
             return error(.serviceUnavailable, "the client went away")
+        case .busy:
+            var response = error(.serviceUnavailable, "too many sign-ins at once; try again in a few seconds")
+            response.headers[.retryAfter] = retryAfterBusy
+            return response
         }
     }
 

@@ -123,6 +123,12 @@ public actor LockoutTracker {
         return locked
     }
 
+    /// Gives the slots back without counting anything: the attempt never reached PAM.
+    public func withdraw(_ ticket: Ticket) {
+        for key in ticket.inFlight { records[key, default: Record()].inFlight -= 1 }
+        for key in ticket.budget { records[key, default: Record()].pending -= 1 }
+    }
+
     public func isLocked(_ key: Key) -> Bool {
         records[key]?.isLocked(at: now()) ?? false
     }

@@ -36,6 +36,8 @@ public enum LoginFailure: Error, Sendable, Equatable {
     case invalidRequest(String)
     /// The client hung up while PAM or AWS was working; nothing was (or will be) delivered.
     case clientGone
+    /// `pam.max_concurrent` transactions were running and none ended in time; no PAM ran (503, Retry-After).
+    case busy
 }
 
 /// A login as the front ends hand it over.
@@ -167,6 +169,10 @@ public struct LoginService: Sendable {
             return .failure(.noRole)
         }
         let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
+        if outcome.verdict == .busy {
+            try? await writeAudit(attempt, outcome: .busy, detail: outcome.detail)
+            return .failure(.busy)
+        }
         guard outcome.succeeded else {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
@@ -222,6 +228,12 @@ public struct LoginService: Sendable {
         let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
         let started = ContinuousClock.now
         let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
+        if outcome.verdict == .busy {
+            // Not a guess: no PAM ran, so the slot goes back without counting.
+            await lockout.withdraw(ticket)
+            try? await writeAudit(attempt, outcome: .busy, detail: outcome.detail)
+            return .failure(.busy)
+        }
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
         await finish(ticket, succeeded: outcome.succeeded)
         guard outcome.succeeded else {

@@ -59,11 +59,16 @@ public struct PAMSettings: Sendable, Equatable {
     public var service: String
     public var timeout: Int
     public var secrets: [SecretKind]
+    /// PAM transactions at once; later ones wait up to `queueTimeout` seconds, then get 503.
+    public var maxConcurrent: Int
+    public var queueTimeout: Int
 
-    public init(service: String = "consolegate", timeout: Int = 30, secrets: [SecretKind] = [.password]) {
+    public init(service: String = "consolegate", timeout: Int = 30, secrets: [SecretKind] = [.password], maxConcurrent: Int = 32, queueTimeout: Int = 5) {
         self.service = service
         self.timeout = timeout
         self.secrets = secrets
+        self.maxConcurrent = maxConcurrent
+        self.queueTimeout = queueTimeout
     }
 }
 

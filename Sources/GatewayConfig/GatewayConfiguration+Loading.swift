@@ -88,6 +88,8 @@ extension PAMSettings {
             throw ConfigError(path: map.keyPath("service"), problem: "must be a PAM service name (a file in /etc/pam.d)")
         }
         timeout = try map.duration("timeout", default: timeout, range: 1...600)!
+        maxConcurrent = try map.count("max_concurrent", default: maxConcurrent, range: 1...1024)
+        queueTimeout = try map.duration("queue_timeout", default: queueTimeout, range: 1...300)!
         let kinds = try map.stringList("secrets")
         if !kinds.isEmpty {
             secrets = try kinds.enumerated().map { index, raw in

@@ -15,13 +15,20 @@ public struct PAMAuthenticator: Sendable {
     public var helperExecutable: String
     public var timeout: Duration
     public var environment: [String: String]
+    /// The cap on transactions at once, and how long one may wait for a slot.
+    public let maxConcurrent: Int
+    let queueTimeout: Duration
+    let slots: TransactionSlots
 
     /// `helperExecutable` defaults to the running binary itself.
-    public init(helperExecutable: String = "/proc/self/exe", timeout: Duration = defaultTimeout,
-                callerEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(helperExecutable: String = "/proc/self/exe", timeout: Duration = defaultTimeout, maxConcurrent: Int = 32,
+                queueTimeout: Duration = .seconds(5), callerEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
         self.helperExecutable = helperExecutable
         self.timeout = timeout
         self.environment = Self.helperEnvironment(from: callerEnvironment)
+        self.maxConcurrent = maxConcurrent
+        self.slots = TransactionSlots(limit: maxConcurrent)
+        self.queueTimeout = queueTimeout
         Self.ignoreSIGPIPE
     }
 
@@ -46,14 +53,19 @@ public struct PAMAuthenticator: Sendable {
         return await run(request, responder: SecretsResponder(secrets: secrets))
     }
 
-    /// Runs the transaction; PAM's fail delay after a failure is waited out here, without holding a thread.
+    /// Runs the transaction once a slot is free; PAM's fail delay after a failure is waited out here, without
+    /// holding a thread or a slot.
     public func run(_ request: PAMRequest, responder: any PAMConversationResponder) async -> PAMOutcome {
+        guard await slots.acquire(timeout: queueTimeout) else {
+            return .failure(.busy, "\(maxConcurrent) PAM transactions were running and none ended within \(queueTimeout); PAM not run")
+        }
         let outcome = await withCheckedContinuation { continuation in
             // Blocking pipe I/O on a thread of its own, never on the cooperative pool.
             let thread = Thread { continuation.resume(returning: HelperSession(authenticator: self, request: request, responder: responder).run()) }
             thread.stackSize = 512 * 1024
             thread.start()
         }
+        await slots.release()
         if !outcome.succeeded, outcome.failDelay > .zero {
             try? await Task.sleep(for: outcome.failDelay)
         }

@@ -8,6 +8,8 @@ public struct PAMOutcome: Sendable, Equatable {
         case accountRefused
         /// The helper crashed, was killed at the deadline, or broke the protocol.
         case helperFailed
+        /// No PAM ran: `pam.max_concurrent` transactions were running and none ended within `pam.queue_timeout`.
+        case busy
     }
 
     public var verdict: Verdict

@@ -27,8 +27,9 @@ final class DaemonFixture: Sendable {
     }
 
     /// `systemService`: a PAM service in /etc/pam.d and the system's own users, no wrappers.
-    /// `listenExtra`, `lockoutExtra`: more lines for the `listen:` (TLS) and `lockout:` sections, indented.
-    init(standIns: StandIns, users: [User], access: String, systemService: String? = nil, listenExtra: String = "", lockoutExtra: String = "") async throws {
+    /// `listenExtra`, `pamExtra`, `lockoutExtra`: more lines for the `listen:` (TLS), `pam:` and `lockout:` sections, indented.
+    init(standIns: StandIns, users: [User], access: String, systemService: String? = nil, listenExtra: String = "", pamExtra: String = "",
+         lockoutExtra: String = "") async throws {
         directory = URL(fileURLWithPath: "/tmp/consolegate-daemon-\(UUID().uuidString.prefix(8))")
         let run = directory.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -69,6 +70,7 @@ final class DaemonFixture: Sendable {
         \(listenExtra)
         pam:
           service: \(systemService ?? "consolegate-e2e")
+        \(pamExtra)
         audit:
           file: \(directory.appendingPathComponent("audit.jsonl").path)
         lockout:

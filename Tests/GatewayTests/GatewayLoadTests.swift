@@ -228,4 +228,93 @@ struct GatewayLoadTests {
         _ = try await response.body.collect(upTo: 1 << 16)
         return Int(response.status.code)
     }
+
+    /// A cap, not a fork bomb: 300 logins at once against a stack that sleeps 3 s (pam_exec). At no moment do
+    /// more than `pam.max_concurrent` helpers exist; the rest wait, or get 503 with Retry-After after
+    /// `pam.queue_timeout` (audited `busy`); the daemon's threads and descriptors stay bounded, and nothing
+    /// is left behind.
+    @Test func slowLoginsQueueBehindTheTransactionCap() async throws {
+        let standIns = try StandIns.load()
+        let tag = "s\(Int.random(in: 1000...9999))"
+        let service = "consolegate-\(tag)"
+        try "auth required pam_exec.so quiet /bin/sleep 3\nauth required pam_permit.so\naccount required pam_permit.so\n"
+            .write(toFile: "/etc/pam.d/\(service)", atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: "/etc/pam.d/\(service)") }
+        let users = (0..<300).map { "\(tag)u\($0)" }
+        let daemon = try await DaemonFixture(standIns: standIns, users: [], access: """
+        access:
+          - role: \(standIns.roles["ConsoleReadOnly"]!)
+            users: [\(users.joined(separator: ", "))]
+        """, systemService: service, listenExtra: Self.oneAddressForAll, pamExtra: "  max_concurrent: 8\n  queue_timeout: 4s",
+           lockoutExtra: "  per_address: 10000\n  per_address_in_flight: 1000")
+        defer { daemon.stop() }
+        let pid = daemon.process.processIdentifier
+        let baseline = (descriptors: Self.descriptors(of: pid), threads: Self.threads(of: pid))
+        let sampler = Sampler { (helpers: daemon.leftoverHelpers.count, descriptors: Self.descriptors(of: pid), threads: Self.threads(of: pid)) }
+        let client = Self.client(connections: users.count)
+        let url = daemon.httpURL.appendingPathComponent("api/v1/login").absoluteString
+        let answers = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+            for user in users {
+                group.addTask {
+                    var request = HTTPClientRequest(url: url)
+                    request.method = .POST
+                    request.headers.add(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["username": user, "password": "any"])))
+                    let response = try await client.execute(request, timeout: .seconds(120))
+                    _ = try await response.body.collect(upTo: 1 << 16)
+                    return (Int(response.status.code), response.headers.first(name: "Retry-After"))
+                }
+            }
+            return try await group.reduce(into: [(Int, String?)]()) { $0.append($1) }
+        }
+        let samples = sampler.stop()
+        try await client.shutdown()
+        let maxHelpers = samples.map(\.helpers).max() ?? 0
+        print("NOTE 300 slow logins: \(answers.filter { $0.0 == 200 }.count) signed in, \(answers.filter { $0.0 == 503 }.count) got 503; at most \(maxHelpers) helpers, \(samples.map(\.descriptors).max() ?? 0) descriptors, \(samples.map(\.threads).max() ?? 0) threads (\(samples.count) samples)")
+        #expect(maxHelpers <= 8)
+        #expect(samples.count > 10)
+        #expect(Set(answers.map(\.0)).isSubset(of: [200, 503]))
+        #expect(answers.filter { $0.0 == 200 }.count >= 8)
+        #expect(answers.filter { $0.0 == 503 }.allSatisfy { $0.1 == "5" })
+        #expect(daemon.auditLines.filter { $0.contains(#""outcome":"busy""#) }.count == answers.filter { $0.0 == 503 }.count)
+        #expect((samples.map(\.threads).max() ?? 0) <= baseline.threads + 8 + 8, "a thread per running helper at most")
+        #expect((samples.map(\.descriptors).max() ?? 0) <= baseline.descriptors + 300 + 2 * 8 + 64)
+        let settled = ContinuousClock.now + .seconds(10)
+        while !daemon.leftoverHelpers.isEmpty, ContinuousClock.now < settled { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(daemon.leftoverHelpers.isEmpty)
+    }
+
+    static func descriptors(of pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
+    }
+
+    static func threads(of pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("Threads:") }.flatMap { Int($0.dropFirst(8).trimmingCharacters(in: .whitespaces)) } ?? 0
+    }
+}
+
+/// Reads a measurement every 20 ms on a thread of its own until stopped.
+final class Sampler<Sample: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var samples: [Sample] = []
+    private var running = true
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ measure: @escaping @Sendable () -> Sample) {
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                let sample = measure()
+                lock.withLock { samples.append(sample) }
+                usleep(20_000)
+            }
+            done.signal()
+        }
+    }
+
+    func stop() -> [Sample] {
+        lock.withLock { running = false }
+        done.wait()
+        return lock.withLock { samples }
+    }
 }
