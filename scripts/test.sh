@@ -26,6 +26,9 @@ swift test --skip-build --filter LeakTests
 echo "== swift test: load"
 swift test --skip-build --filter LoadTests
 
+echo "== fuzzing: each parser of untrusted bytes for 30 s (libFuzzer + ASan)"
+scripts/fuzz.sh 30
+
 echo "== web: the login page in headless Chromium"
 python3 Tests/Web/browser_test.py
 echo "== web: consolegate login in a terminal, the AWS CLI, /metrics"

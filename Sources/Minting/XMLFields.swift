@@ -9,9 +9,7 @@ struct XMLFields {
     private(set) var values: [String: String] = [:]
 
     init?(_ data: [UInt8]) {
-        // AWS answers in UTF-8. libxml2 passes names with invalid UTF-8 bytes on to FoundationXML, which traps
-        // on them (found by fuzzing: `<R><\xC8></R>`), so such a response is refused before it is parsed.
-        guard String(validating: data, as: UTF8.self) != nil else { return nil }
+        guard Self.isPlainResponse(data) else { return nil }
         let collector = Collector()
         let parser = XMLParser(data: Data(data))
         parser.delegate = collector
@@ -20,6 +18,26 @@ struct XMLFields {
     }
 
     subscript(path: String) -> String? { values[path] }
+
+    /// What an AWS Query response is: UTF-8, no processing instruction but a leading XML declaration, no DTD.
+    /// Anything else is refused before FoundationXML sees it. Fuzzing found it trapping on names that are not
+    /// UTF-8 (`<R><\xC8></R>`) and crashing on a processing instruction without data (`<R><?pi?></R>`); a DTD
+    /// could declare entities (expansion bombs, external entities).
+    static func isPlainResponse(_ data: [UInt8]) -> Bool {
+        guard String(validating: data, as: UTF8.self) != nil else { return false }
+        let declaration = Array("<?xml ".utf8)
+        for index in data.indices.dropLast() where data[index] == UInt8(ascii: "<") {
+            switch data[index + 1] {
+            case UInt8(ascii: "?") where !(index == 0 && data.starts(with: declaration)):
+                return false
+            case UInt8(ascii: "!") where data[(index + 2)...].starts(with: Array("DOCTYPE".utf8)) || data[(index + 2)...].starts(with: Array("ENTITY".utf8)):
+                return false
+            default:
+                continue
+            }
+        }
+        return true
+    }
 
     /// The value at the first path that ends with `suffix` (responses differ only in their result element).
     func first(endingWith suffix: String) -> String? {

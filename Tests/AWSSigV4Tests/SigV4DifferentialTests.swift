@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import AWSSigV4
 
@@ -20,23 +21,12 @@ import Testing
     }
 
     /// A small deterministic generator, so a failure can be reproduced from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomText(_ rng: inout SplitMix, alphabet: [Character], length: ClosedRange<Int>) -> String {
+    static func randomText(_ rng: inout SplitMix64, alphabet: [Character], length: ClosedRange<Int>) -> String {
         String((0..<Int.random(in: length, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
     }
 
     static func makeCases(count: Int, seed: UInt64) -> [(Case, SigningRequest, AWSCredentials, Date)] {
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         let plain = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         let awkward = plain + Array("-_.~ !$'()*+,;:@/=&?é☃%")
         let services = ["sts", "cognito-identity", "iam", "execute-api"]

@@ -10,9 +10,16 @@ import Testing
         #expect(fields.first(endingWith: "AccessKeyId") == "ASIA1")
     }
 
-    /// Found by fuzzing: FoundationXML traps on element and attribute names that are not UTF-8.
-    @Test func refusesBytesThatAreNotUTF8() {
+    /// Found by fuzzing: FoundationXML traps on element and attribute names that are not UTF-8, and crashes
+    /// on a processing instruction without data.
+    @Test func refusesWhatFoundationXMLCannotTake() {
         #expect(XMLFields(Array("<R><".utf8) + [0xC8] + Array("></R>".utf8)) == nil)
         #expect(XMLFields(Array("<R a".utf8) + [0xFF] + Array("=\"1\"/>".utf8)) == nil)
+        #expect(XMLFields(Array("<R><?pi?></R>".utf8)) == nil)
+        #expect(XMLFields(Array("<?xml version=\"1.0\"?><!DOCTYPE R [<!ENTITY a \"aaaa\">]><R>&a;</R>".utf8)) == nil)
+    }
+
+    @Test func acceptsALeadingXMLDeclaration() {
+        #expect(XMLFields(Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><R><A>1</A></R>".utf8))?["A"] == "1")
     }
 }
