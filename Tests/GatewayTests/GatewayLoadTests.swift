@@ -83,7 +83,7 @@ struct GatewayLoadTests {
             groups: [\(groups[0])]
           - role: \(roleOf[groups[1]]!)
             groups: [\(groups[1])]
-        """, systemService: service, listenExtra: Self.oneAddressForAll,
+        """, systemService: service, listenExtra: Self.oneAddressForAll, pamExtra: "  queue_timeout: 120s",
            lockoutExtra: "  per_address: 1000\n  per_address_in_flight: \(Self.count)")
         defer { daemon.stop() }
 
