@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "consolegate", targets: ["consolegate"]),
+        .executable(name: "consolegate-pam", targets: ["consolegate-pam"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -29,14 +30,18 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .target(name: "AWSSigV4", dependencies: ["CLibCrypto"]),
-        // libpam; only PAMAuth imports it.
+        // libpam; only the monitor (consolegate-pam) imports it.
         .systemLibrary(
             name: "CPAM",
             pkgConfig: "pam",
             providers: [.apt(["libpam0g-dev"])]
         ),
         .target(name: "CProcessSupport"),
-        .target(name: "PAMAuth", dependencies: ["CPAM", "CProcessSupport"]),
+        // The frames between the daemon and the PAM monitor's workers: Glibc only, no Foundation.
+        .target(name: "PAMProtocol"),
+        // The root PAM monitor: Glibc, libpam and PAMProtocol only; no Foundation, no NIO, no threads.
+        .executableTarget(name: "consolegate-pam", dependencies: ["CPAM", "CProcessSupport", "PAMProtocol"]),
+        .target(name: "PAMAuth", dependencies: ["CProcessSupport", "PAMProtocol"]),
         .target(
             name: "GatewayConfig",
             dependencies: [.product(name: "Yams", package: "Yams")]

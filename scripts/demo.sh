@@ -16,7 +16,8 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building consolegate"
-swift build -c release --product consolegate >/dev/null
+# The daemon and its PAM monitor (consolegate-pam), which it finds beside itself.
+swift build -c release --product consolegate >/dev/null && swift build -c release --product consolegate-pam >/dev/null
 BIN="$PWD/.build/release/consolegate"
 
 echo "== starting the AWS stand-ins (moto_server, federation endpoint)"

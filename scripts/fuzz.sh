@@ -128,7 +128,7 @@ build_target() {
         basic-auth) module=Gateway; sources=(Sources/Gateway/BasicCredentials.swift Sources/Gateway/RequestFields.swift) ;;
         ssh-command) module=consolegate; sources=(Sources/consolegate/SSHOriginalCommand.swift) ;;
         xml-fields) module=Minting; sources=(Sources/Minting/XMLFields.swift) ;;
-        pam-frames) module=PAMAuth; sources=(Sources/PAMAuth/HelperProtocol.swift) ;;
+        pam-frames) module=PAMProtocol; sources=(Sources/PAMProtocol/*.swift) ;;   # relative to $ROOT
         config)
             build_yams
             local src

@@ -23,6 +23,8 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         case clientGone = "client_gone"
         /// Refused before PAM: `pam.max_concurrent` transactions were running and none ended in time.
         case busy
+        /// The PAM monitor was gone, or went during the transaction.
+        case pamUnavailable = "pam_unavailable"
         /// `consolegate unlock` by an operator, and a refused try at it.
         case unlocked
         case unlockRefused = "unlock_refused"

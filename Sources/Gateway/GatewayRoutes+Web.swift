@@ -97,6 +97,7 @@ extension GatewayRoutes {
         case .invalidRequest(let text): (.badRequest, text)
         case .clientGone: (.serviceUnavailable, "The connection was lost. Sign in again.")
         case .busy: (.serviceUnavailable, "Too many people are signing in right now. Try again in a few seconds.")
+        case .pamUnavailable: (.serviceUnavailable, "Sign-in is restarting. Try again in a moment.")
         }
         var response = html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
         if failure == .busy { response.headers[.retryAfter] = JSONAnswer.retryAfterBusy }

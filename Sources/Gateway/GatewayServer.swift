@@ -10,9 +10,16 @@ import Metrics
 import PAMAuth
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The PAM monitor ended while the daemon ran: the daemon stops too, with a non-zero exit.
+public struct MonitorExited: Error, CustomStringConvertible {
+    public var waitStatus: Int32
+    public var description: String { "the PAM monitor (consolegate-pam) exited (wait status \(waitStatus)); stopping so that the service restarts" }
+}
 
 /// Why the daemon will not start; the message says what to fix.
 public struct GatewayStartupError: Error, CustomStringConvertible {
@@ -49,8 +56,14 @@ public enum GatewayServer {
             throw GatewayStartupError(description: "\(error)")
         }
         let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
-        let authenticator = PAMAuthenticator(timeout: .seconds(configuration.pam.timeout), maxConcurrent: configuration.pam.maxConcurrent,
-                                             queueTimeout: .seconds(configuration.pam.queueTimeout), callerEnvironment: environment)
+        let authenticator: PAMAuthenticator
+        do {
+            authenticator = try PAMAuthenticator(service: configuration.pam.service, timeout: .seconds(configuration.pam.timeout),
+                                                 maxConcurrent: configuration.pam.maxConcurrent, queueTimeout: .seconds(configuration.pam.queueTimeout),
+                                                 callerEnvironment: environment)
+        } catch {
+            throw GatewayStartupError(description: "\(error)")
+        }
         let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit,
                                    deviceTokens: deviceTokens, logger: logger)
         let metrics = PrometheusCollectorRegistry()
@@ -83,7 +96,18 @@ public enum GatewayServer {
             ))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // The daemon cannot start a root process again once it runs unprivileged: a monitor that dies takes the
+        // daemon with it. Logins in flight fail closed (503, audited); then systemd restarts the service.
+        let monitorExit = Mutex<Int32?>(nil)
+        authenticator.monitor.onExit { status in
+            monitorExit.withLock { $0 = status }
+            logger.critical("the PAM monitor exited; shutting down", metadata: ["wait_status": "\(status)"])
+            Task { await group.triggerGracefulShutdown() }
+        }
         try await group.run()
+        if let status = monitorExit.withLock({ $0 }) {
+            throw MonitorExited(waitStatus: status)
+        }
     }
 }
 

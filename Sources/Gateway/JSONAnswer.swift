@@ -38,6 +38,8 @@ enum JSONAnswer {
             return error(.badRequest, message)
         case .clientGone:
             return error(.serviceUnavailable, "the client went away")
+        case .pamUnavailable:
+            return error(.serviceUnavailable, "sign-in is restarting; try again in a moment")
         case .busy:
             var response = error(.serviceUnavailable, "too many sign-ins at once; try again in a few seconds")
             response.headers[.retryAfter] = retryAfterBusy

@@ -38,6 +38,8 @@ public enum LoginFailure: Error, Sendable, Equatable {
     case clientGone
     /// `pam.max_concurrent` transactions were running and none ended in time; no PAM ran (503, Retry-After).
     case busy
+    /// The PAM monitor is gone (the daemon is stopping); 503.
+    case pamUnavailable
 }
 
 /// A login as the front ends hand it over.
@@ -169,9 +171,9 @@ public struct LoginService: Sendable {
             return .failure(.noRole)
         }
         let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
-        if outcome.verdict == .busy {
-            try? await writeAudit(attempt, outcome: .busy, detail: outcome.detail)
-            return .failure(.busy)
+        if let unavailable = Self.unavailable(outcome) {
+            try? await writeAudit(attempt, outcome: unavailable.outcome, detail: outcome.detail)
+            return .failure(unavailable.failure)
         }
         guard outcome.succeeded else {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
@@ -228,11 +230,11 @@ public struct LoginService: Sendable {
         let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
         let started = ContinuousClock.now
         let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
-        if outcome.verdict == .busy {
-            // Not a guess: no PAM ran, so the slot goes back without counting.
+        if let unavailable = Self.unavailable(outcome) {
+            // Not a guess: no PAM ran (or it was cut off), so the slot goes back without counting.
             await lockout.withdraw(ticket)
-            try? await writeAudit(attempt, outcome: .busy, detail: outcome.detail)
-            return .failure(.busy)
+            try? await writeAudit(attempt, outcome: unavailable.outcome, detail: outcome.detail)
+            return .failure(unavailable.failure)
         }
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
         await finish(ticket, succeeded: outcome.succeeded)
@@ -350,6 +352,15 @@ public struct LoginService: Sendable {
             for outcome in AuditRecord.Outcome.allCases {
                 Counter(label: "consolegate_logins_total", dimensions: [("front_end", frontEnd.rawValue), ("outcome", outcome.rawValue)]).increment(by: 0)
             }
+        }
+    }
+
+    /// PAM could not run: the queue was full, or the monitor is gone (503 either way, not a failed guess).
+    static func unavailable(_ outcome: PAMOutcome) -> (outcome: AuditRecord.Outcome, failure: LoginFailure)? {
+        switch outcome.verdict {
+        case .busy: (.busy, .busy)
+        case .unavailable: (.pamUnavailable, .pamUnavailable)
+        default: nil
         }
     }
 

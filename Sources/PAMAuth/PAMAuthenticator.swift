@@ -1,35 +1,36 @@
 import Foundation
+@_exported import PAMProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs each PAM transaction in its own short-lived helper process (this binary's hidden `pam-helper`
-/// subcommand), as OpenSSH and Cockpit do: a module that hangs, crashes or leaks cannot hurt the caller.
+/// Runs each PAM transaction in a worker that the PAM monitor (`consolegate-pam`, a small root program of
+/// its own) forks for it, as OpenSSH and Cockpit do: a module that hangs, crashes or leaks cannot hurt the
+/// caller, and the caller needs no privilege to authenticate.
 public struct PAMAuthenticator: Sendable {
     public static let defaultTimeout: Duration = .seconds(30)
-    public static let helperSubcommand = "pam-helper"
     /// Variables passed from the caller's own environment: pam_wrapper and nss_wrapper need them, and
     /// a client's environment never reaches this list.
     static let inheritedPrefixes = ["PAM_WRAPPER", "NSS_WRAPPER", "LD_PRELOAD", "UID_WRAPPER", "LDAP"]
 
-    public var helperExecutable: String
+    public let monitor: PAMMonitor
     public var timeout: Duration
-    public var environment: [String: String]
     /// The cap on transactions at once, and how long one may wait for a slot.
     public let maxConcurrent: Int
     let queueTimeout: Duration
     let slots: TransactionSlots
 
-    /// `helperExecutable` defaults to the running binary itself.
-    public init(helperExecutable: String = "/proc/self/exe", timeout: Duration = defaultTimeout, maxConcurrent: Int = 32,
-                queueTimeout: Duration = .seconds(5), callerEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.helperExecutable = helperExecutable
+    /// Starts the monitor for `service`; its workers get a minimal environment (`helperEnvironment`).
+    public init(monitorExecutable: String = PAMMonitor.defaultExecutable, service: String, timeout: Duration = defaultTimeout,
+                maxConcurrent: Int = 32, queueTimeout: Duration = .seconds(5),
+                callerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        Self.ignoreSIGPIPE
+        self.monitor = try PAMMonitor(executable: monitorExecutable, service: service, timeout: timeout, maxConcurrent: maxConcurrent,
+                                      environment: Self.helperEnvironment(from: callerEnvironment))
         self.timeout = timeout
-        self.environment = Self.helperEnvironment(from: callerEnvironment)
         self.maxConcurrent = maxConcurrent
         self.slots = TransactionSlots(limit: maxConcurrent)
         self.queueTimeout = queueTimeout
-        Self.ignoreSIGPIPE
     }
 
     /// A minimal environment: a fixed PATH and locale, plus the wrapper variables of the caller's own.
@@ -41,7 +42,7 @@ public struct PAMAuthenticator: Sendable {
         return environment
     }
 
-    /// A helper that dies must not take the caller with it when the caller writes to its pipe.
+    /// A worker that dies must not take the caller with it when the caller writes to its socket.
     private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
     /// Password (then one-time code, …) authentication. A secret over PAM's 512-byte limit is refused
@@ -61,7 +62,7 @@ public struct PAMAuthenticator: Sendable {
         }
         let outcome = await withCheckedContinuation { continuation in
             // Blocking pipe I/O on a thread of its own, never on the cooperative pool.
-            let thread = Thread { continuation.resume(returning: HelperSession(authenticator: self, request: request, responder: responder).run()) }
+            let thread = Thread { continuation.resume(returning: TransactionSession(authenticator: self, request: request, responder: responder).run()) }
             thread.stackSize = 512 * 1024
             thread.start()
         }

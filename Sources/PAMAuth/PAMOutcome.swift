@@ -6,8 +6,10 @@ public struct PAMOutcome: Sendable, Equatable {
         case authenticationFailed
         /// Authenticated (or known), but the account phase refused: expired, locked, password must change.
         case accountRefused
-        /// The helper crashed, was killed at the deadline, or broke the protocol.
+        /// The worker crashed, was killed at the deadline, or broke the protocol.
         case helperFailed
+        /// The PAM monitor is gone; no PAM ran (or a running transaction was cut off). The daemon exits.
+        case unavailable
         /// No PAM ran: `pam.max_concurrent` transactions were running and none ended within `pam.queue_timeout`.
         case busy
     }

@@ -17,7 +17,11 @@ struct TransactionSession {
         // Closing our end ends the worker's conversation too, whatever state it is in; the monitor kills the
         // worker's process tree at the deadline.
         defer { close(socket) }
-        let outcome = converse(over: FrameChannel(readFD: socket, writeFD: socket), deadline: ContinuousClock.now + authenticator.timeout)
+        let channel = FrameChannel(readFD: socket, writeFD: socket)
+        let deadline = ContinuousClock.now + authenticator.timeout
+        let outcome = converse(over: channel, deadline: deadline)
+        // The transaction (and its slot) ends when the worker has: its socket closes as it exits.
+        _ = channel.awaitClose(deadline: deadline)
         if outcome.verdict == .helperFailed, authenticator.monitor.hasExited {
             return .failure(.unavailable, "the PAM monitor exited during the transaction", messages: outcome.messages)
         }

@@ -23,7 +23,7 @@ struct AuthenticateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Read the answers from stdin, one per line: the password, then a one-time code, …")
     var passwordStdin = false
 
-    @Option(name: .long, help: "Kill the PAM helper after this many seconds.")
+    @Option(name: .long, help: "Kill the PAM worker after this many seconds.")
     var timeout: Int = 30
 
     @Flag(name: .long, help: "Say why an authentication failed (PAM's own words); for operators only.")
@@ -36,7 +36,12 @@ struct AuthenticateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let authenticator = PAMAuthenticator(timeout: .seconds(timeout))
+        let authenticator: PAMAuthenticator
+        do {
+            authenticator = try PAMAuthenticator(service: service, timeout: .seconds(timeout), maxConcurrent: 1)
+        } catch {
+            throw CommandFailure("\(error)", exitCode: .upstreamUnavailable)
+        }
         let outcome: PAMOutcome
         if passwordStdin {
             let request = PAMRequest(service: service, user: user, tty: nil)

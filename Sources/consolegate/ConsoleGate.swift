@@ -6,7 +6,7 @@ struct ConsoleGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consolegate",
         abstract: "Sign people with a Linux or LDAP login in to the AWS Management Console.",
-        subcommands: [ServeCommand.self, URLCommand.self, LoginCommand.self, UnlockCommand.self, MintCommand.self, AuthenticateCommand.self, CheckConfigCommand.self, PAMHelperCommand.self]
+        subcommands: [ServeCommand.self, URLCommand.self, LoginCommand.self, UnlockCommand.self, MintCommand.self, AuthenticateCommand.self, CheckConfigCommand.self]
     )
 
     /// Our exit codes instead of ArgumentParser's: 2 for every usage error (it would use 64).

@@ -28,6 +28,8 @@ struct ServeCommand: AsyncParsableCommand {
             try await GatewayServer.run(configuration: configuration, configFile: config, environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch let error as GatewayStartupError {
             throw CommandFailure(error.description, exitCode: .usage)
+        } catch let error as MonitorExited {
+            throw CommandFailure(error.description, exitCode: .upstreamUnavailable)
         } catch {
             throw CommandFailure(error)
         }

@@ -105,6 +105,20 @@ import TestSupport
         #expect(daemon.auditLines.contains { $0.contains(#""outcome":"unlocked""#) && $0.contains(#""detail":"unlocked user:alice""#) })
     }
 
+    /// The daemon cannot start a root monitor again: when the monitor dies, the daemon stops, non-zero.
+    @Test func aKilledMonitorTakesTheDaemonWithIt() async throws {
+        let monitor = try #require(DaemonFixture.parents().first { $0.value.parent == daemon.process.processIdentifier && $0.value.command == "consolegate-pam" }?.key)
+        kill(monitor, SIGKILL)
+        let exited = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [daemon] in
+                daemon.process.waitUntilExit()
+                continuation.resume(returning: daemon.process.terminationStatus)
+            }
+        }
+        #expect(exited == 4)
+        #expect(daemon.logText.contains("the PAM monitor exited"))
+    }
+
     @Test func wrongPasswordUnknownUserAndNoRole() async throws {
         let wrong = try await login(["username": "alice", "password": "nope"])
         let unknown = try await login(["username": "zed", "password": "nope"])

@@ -135,6 +135,9 @@ final class DaemonFixture: Sendable {
         var description: String { "consolegate serve did not start:\n\(log)" }
     }
 
+    /// What the daemon logged so far (JSON lines).
+    var logText: String { log.contents }
+
     var auditLines: [String] {
         ((try? String(contentsOf: directory.appendingPathComponent("audit.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
@@ -145,14 +148,23 @@ final class DaemonFixture: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// PAM helpers of the daemon still there (zombies count: unreaped is leaked).
+    /// PAM workers of the daemon's monitor still there (zombies count: unreaped is leaked).
     var leftoverHelpers: [String] {
-        let daemon = process.processIdentifier
-        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid in
-            guard Int32(pid) != nil, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
+        let parents = Self.parents()
+        let monitors = Set(parents.filter { $0.value.parent == process.processIdentifier && $0.value.command == "consolegate-pam" }.keys)
+        return parents.filter { monitors.contains($0.value.parent) }.map { "\($0.key): \($0.value.command)" }
+    }
+
+    /// Every process: its parent and command name, from /proc/PID/stat.
+    static func parents() -> [Int32: (parent: Int32, command: String)] {
+        var result: [Int32: (parent: Int32, command: String)] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == daemon ? stat : nil
+            guard fields.count > 1, let parent = Int32(fields[1]) else { continue }
+            result[pid] = (parent, String(stat[stat.index(after: open)..<close]))
         }
+        return result
     }
 }

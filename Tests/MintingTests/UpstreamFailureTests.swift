@@ -171,9 +171,9 @@ import Testing
     }
 
     @Test func unreachableEndpointIsExitCode4() async throws {
-        let server = try await TestHTTPServer { _ in .hang }
-        let closedURL = server.url
-        await server.shutdown()
+        let closed = ClosedPort()
+        let closedURL = URL(string: "http://127.0.0.1:\(closed.port)")!
+        defer { withExtendedLifetime(closed) {} }
         let config = try mintConfig(endpoint: closedURL)
         let result = try await ConsoleGateProcess.run(["mint", "--config", config, "--user", "alice"],
                                                       environment: ["AWS_ENDPOINT_URL": closedURL.absoluteString, "AWS_EC2_METADATA_DISABLED": "true"])

@@ -18,7 +18,7 @@ import Testing
     }
 
     func authenticate(_ user: String, _ secrets: [SecretBytes], service: String = "cgtest", timeout: Duration = .seconds(10)) async -> PAMOutcome {
-        await fixture.authenticator(timeout: timeout).authenticate(PAMRequest(service: service, user: user, remoteHost: "192.0.2.10", tty: "http"), secrets: secrets)
+        await fixture.authenticator(service: service, timeout: timeout).authenticate(PAMRequest(service: service, user: user, remoteHost: "192.0.2.10", tty: "http"), secrets: secrets)
     }
 
     @Test func rightPasswordSucceeds() async {
@@ -115,14 +115,19 @@ import Testing
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    @Test func helperThatDiesIsAFailure() async {
-        let outcome = await PAMAuthenticator(helperExecutable: "/bin/true", callerEnvironment: [:])
-            .authenticate(PAMRequest(service: "cgtest", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
-        #expect(outcome.verdict == .helperFailed)
+    @Test func aMonitorThatExitedRunsNoPAM() async throws {
+        let authenticator = try PAMAuthenticator(monitorExecutable: "/bin/true", service: "cgtest", callerEnvironment: [:])
+        while !authenticator.monitor.hasExited { await Task.yield() }
+        let outcome = await authenticator.authenticate(PAMRequest(service: "cgtest", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
+        #expect(outcome.verdict == .unavailable)
     }
 
-    @Test func helperThatSpeaksNonsenseIsAFailure() async {
-        let outcome = await PAMAuthenticator(helperExecutable: "/bin/echo", callerEnvironment: [:])
+    @Test func aMonitorThatStartsNoWorkerIsAFailure() async throws {
+        // Takes the control messages and drops them: the transaction socket's other end closes unanswered.
+        let script = fixture.directory.appendingPathComponent("fake-monitor").path
+        try "#!/bin/sh\nexec cat >/dev/null\n".write(toFile: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        let outcome = await (try PAMAuthenticator(monitorExecutable: script, service: "cgtest", callerEnvironment: [:]))
             .authenticate(PAMRequest(service: "cgtest", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
         #expect(outcome.verdict == .helperFailed)
     }
@@ -149,11 +154,13 @@ import Testing
         account required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
         """)
         let started = ContinuousClock.now
-        let outcome = await fixture.authenticator(timeout: .seconds(2)).authenticate(PAMRequest(service: "hang", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
+        let outcome = await fixture.authenticator(service: "hang", timeout: .seconds(2)).authenticate(PAMRequest(service: "hang", user: "alice"), secrets: PAMFixture.secrets("alice-secret"))
         let elapsed = ContinuousClock.now - started
         #expect(outcome.verdict == .helperFailed)
         #expect(outcome.detail.contains("killed"))
         #expect(elapsed < .seconds(3))
+        // The monitor kills the worker's tree at its own deadline, a moment after the daemon's.
+        await ProcessCensus.settle { ProcessCensus.running(marker: "sleep \(marker)").isEmpty && ProcessCensus.helpers().isEmpty }
         #expect(ProcessCensus.running(marker: "sleep \(marker)").isEmpty, "pam_exec's sleep survived")
         #expect(ProcessCensus.helpers().isEmpty)
         // A helper killed mid-transaction cannot remove pam_wrapper's copy of the services (/tmp/pam.X);
@@ -162,6 +169,28 @@ import Testing
             if let copy = try? String(contentsOfFile: "/tmp/\(directory)/hang", encoding: .utf8), copy.contains(marker) {
                 try? FileManager.default.removeItem(atPath: "/tmp/\(directory)")
             }
+        }
+    }
+
+    /// A module whose child double-forks (setsid -f) leaves nothing behind, whether the transaction succeeds,
+    /// fails or hits the deadline.
+    @Test func aDoubleForkedChildDoesNotOutliveItsTransaction() async throws {
+        let fixture = try PAMFixture()
+        defer { fixture.remove() }
+        for (index, (secret, extra, timeout)) in [("alice-secret", "", 10), ("wrong", "", 10), ("alice-secret", "auth required \(PAMFixture.modules)/pam_exec.so /bin/sleep 30\n", 2)].enumerated() {
+            let marker = "\(Int.random(in: 100_000...999_999))"
+            // pam_matrix admits alice to cgtest only; each case's monitor copies the stack as it is then.
+            let service = "cgtest"
+            try fixture.service(service, """
+            auth    optional \(PAMFixture.modules)/pam_exec.so /usr/bin/setsid -f /bin/sleep \(marker)
+            \(extra)auth    required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+            account required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
+            """)
+            let outcome = await fixture.authenticator(service: service, timeout: .seconds(timeout))
+                .authenticate(PAMRequest(service: service, user: "alice"), secrets: PAMFixture.secrets(secret))
+            #expect(outcome.verdict == [.success, .authenticationFailed, .helperFailed][index], "\(outcome.detail)")
+            await ProcessCensus.settle { ProcessCensus.running(marker: "sleep \(marker)").isEmpty }
+            #expect(ProcessCensus.running(marker: "sleep \(marker)").isEmpty, "case \(index): the double-forked sleep survived")
         }
     }
 
@@ -187,6 +216,7 @@ import Testing
         for index in 0..<50 {
             #expect(results[index]?.verdict == (index % 3 == 0 ? .authenticationFailed : .success), "attempt \(index): \(results[index]?.detail ?? "")")
         }
+        await ProcessCensus.settle { ProcessCensus.helpers().isEmpty && ProcessCensus.openDescriptors() == descriptorsBefore }
         #expect(ProcessCensus.openDescriptors() == descriptorsBefore)
         #expect(ProcessCensus.helpers().isEmpty)
     }

@@ -34,10 +34,12 @@ struct PAMFixture {
          "HOME": "/root", "SOMETHING_PRIVATE": "must not reach the helper"]
     }
 
-    static var helper: String { ConsoleGateProcess.binary }
+    /// The PAM monitor built beside the consolegate binary.
+    static var monitor: String { (ConsoleGateProcess.binary as NSString).deletingLastPathComponent + "/consolegate-pam" }
 
-    func authenticator(timeout: Duration = .seconds(10)) -> PAMAuthenticator {
-        PAMAuthenticator(helperExecutable: Self.helper, timeout: timeout, callerEnvironment: callerEnvironment)
+    /// A monitor of its own for `service`, under this fixture's pam_wrapper.
+    func authenticator(service: String = "cgtest", timeout: Duration = .seconds(10)) -> PAMAuthenticator {
+        try! PAMAuthenticator(monitorExecutable: Self.monitor, service: service, timeout: timeout, callerEnvironment: callerEnvironment)
     }
 
     static func secrets(_ values: String...) -> [SecretBytes] {
@@ -60,7 +62,14 @@ enum ProcessCensus {
         })
     }
 
-    /// PAM helpers this process started that are still there (zombies included: they are leaks too).
+    /// Waits (at most 5 s) until `done` holds: an authenticator's monitor goes when the last reference to it
+    /// does, which can be the transaction's own thread finishing a moment after the answer.
+    static func settle(_ done: () -> Bool) async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !done(), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// PAM monitors this process started that are still there (zombies included: they are leaks too).
     static func helpers() -> [String] {
         processes { pid, stat in
             let fields = stat.fields

@@ -27,7 +27,7 @@ struct SystemPAMFixture {
 
     /// No pam_wrapper: the real libpam reads /etc/pam.d.
     func authenticate(_ user: String, _ secret: String) async -> PAMOutcome {
-        await PAMAuthenticator(helperExecutable: PAMFixture.helper, timeout: .seconds(20), callerEnvironment: [:])
+        await (try! PAMAuthenticator(monitorExecutable: PAMFixture.monitor, service: service, timeout: .seconds(20), callerEnvironment: [:]))
             .authenticate(PAMRequest(service: service, user: user, remoteHost: "198.51.100.7", tty: "http"), secrets: PAMFixture.secrets(secret))
     }
 

@@ -19,4 +19,27 @@ struct consolegate_ucred {
 /* The SO_PEERCRED option name (a GNU extension). */
 int consolegate_so_peercred(void);
 
+/* socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): one per PAM transaction. */
+int consolegate_socketpair_cloexec(int fds[2]);
+
+/* Passes one descriptor over a Unix socket (SCM_RIGHTS) with a one-byte message; 0 on success. */
+int consolegate_send_fd(int socket, int fd);
+
+/* Receives what consolegate_send_fd sent: 1 and *fd (-1 when the message carried no single descriptor),
+   0 at end of file, -1 on error. */
+int consolegate_receive_fd(int socket, int *fd);
+
+/* Blocks SIGCHLD and returns a non-blocking signalfd for it. */
+int consolegate_child_signal_fd(void);
+void consolegate_unblock_child_signal(void);
+
+/* prctl(PR_SET_PDEATHSIG, SIGKILL): this process dies when its parent does. */
+int consolegate_die_with_parent(void);
+
+/* prctl(PR_SET_CHILD_SUBREAPER, 1): orphans below this process become its children, not init's. */
+int consolegate_become_subreaper(void);
+
+/* closefrom(3) */
+void consolegate_closefrom(int from);
+
 #endif

@@ -1,13 +1,13 @@
-// libFuzzer target: the PAM helper frame reader (FrameChannel.receive) and the JSON it carries. Both
-// sides read frames from the other process: the helper reads the caller's start/answer frames, the
-// caller reads the helper's prompt/message/result frames. Built by scripts/fuzz.sh together with
-// Sources/PAMAuth/HelperProtocol.swift.
+// libFuzzer target: the PAM frame reader (FrameChannel.receive) and the messages it carries. Both sides read
+// frames from the other process: a worker reads the daemon's start/answer frames, the daemon reads the
+// worker's prompt/message/result frames (or the monitor's busy frame). Built by scripts/fuzz.sh together with
+// Sources/PAMProtocol/*.swift (Glibc only, as in the root monitor).
 //
 // The input is written into a pipe (at most -max_len bytes, below the pipe's capacity), the write end is
-// closed, and frames are read until an error, decoding `start` payloads as PAMRequest and `result` payloads
-// as HelperResult with JSONDecoder, as the real peers do. Each frame is also sent again through a second
-// pipe and must come back identical.
-import Foundation
+// closed, and frames are read until an error; `start` payloads are decoded as PAMRequest and `result`
+// payloads as WorkerResult, as the real peers do. Invariants: each payload is exactly the input's bytes, a
+// frame sent again through a second pipe comes back identical, a decoded request re-encodes to exactly its
+// payload and obeys the documented limits, a decoded result survives encode/decode.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,10 +57,26 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             fatalError("payload differs from the input bytes")
         }
         switch frame {
-        case .start: _ = try? JSONDecoder().decode(PAMRequest.self, from: Data(payload))
-        case .result: _ = try? JSONDecoder().decode(HelperResult.self, from: Data(payload))
-        case .prompt, .message: _ = payload.first.flatMap(PAMMessageStyle.init(rawValue:)); _ = String(decoding: payload.dropFirst(), as: UTF8.self)
-        case .answer, .noAnswer: break
+        case .start:
+            if let request = PAMRequest(decoding: payload) {
+                guard request.encoded == payload else { fatalError("a decoded request does not re-encode to its payload") }
+                guard !request.service.isEmpty, !request.user.isEmpty else { fatalError("empty service or user accepted") }
+                for field in [request.service, request.user, request.remoteHost ?? "", request.tty ?? "", request.remoteUser ?? ""] {
+                    guard field.utf8.count <= PAMRequest.maximumField else { fatalError("over-long field accepted") }
+                    guard !field.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                        fatalError("control character accepted in \(field.debugDescription)")
+                    }
+                }
+            }
+        case .result:
+            if let result = WorkerResult(decoding: payload) {
+                guard WorkerResult(decoding: result.encoded) == result else { fatalError("a result does not round-trip") }
+            }
+        case .prompt, .message:
+            _ = payload.first.flatMap(PAMMessageStyle.init(rawValue:))
+            _ = String(decoding: payload.dropFirst(), as: UTF8.self)
+        case .answer, .noAnswer, .busy:
+            break
         }
         do {
             try echo.send(frame, payload)
