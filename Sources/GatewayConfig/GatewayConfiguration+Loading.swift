@@ -14,7 +14,13 @@ extension GatewayConfiguration {
         return try parse(yaml: text)
     }
 
+    /// Deeper than any real config: Yams composes nodes recursively, and thousands of levels overflow the
+    /// stack (found by fuzzing). Such a file gets an error, not a crash.
+    static let maximumNesting = 32
+    static let maximumIndentation = 128
+
     public static func parse(yaml: String) throws -> GatewayConfiguration {
+        try checkNesting(yaml)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -46,6 +52,55 @@ extension GatewayConfiguration {
         try top.finish()
         return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, trustedProxies: trustedProxies,
                                     adminGroup: adminGroup)
+    }
+}
+
+extension GatewayConfiguration {
+    /// Flow collections (`[`, `{`) outside quotes and comments at most `maximumNesting` deep; no line
+    /// indented more than `maximumIndentation` columns.
+    static func checkNesting(_ yaml: String) throws {
+        var depth = 0
+        var quote: Character?
+        var inComment = false
+        var previous: Character = "\n"
+        var column = 0
+        var atIndentation = true
+        for character in yaml {
+            defer { previous = character }
+            if character == "\n" {
+                inComment = false
+                column = 0
+                atIndentation = true
+                if quote == "'" || quote == "\"" { continue }
+                continue
+            }
+            if atIndentation {
+                if character == " " {
+                    column += 1
+                    if column > maximumIndentation {
+                        throw ConfigError(path: "", problem: "a line is indented more than \(maximumIndentation) columns")
+                    }
+                    continue
+                }
+                atIndentation = false
+            }
+            if inComment { continue }
+            if let open = quote {
+                if character == open, !(open == "\"" && previous == "\\") { quote = nil }
+                continue
+            }
+            switch character {
+            case "'", "\"": quote = character
+            case "#" where previous == " " || previous == "\t" || previous == "\n": inComment = true
+            case "[", "{":
+                depth += 1
+                if depth > maximumNesting {
+                    throw ConfigError(path: "", problem: "nested more than \(maximumNesting) levels deep")
+                }
+            case "]", "}": depth = max(0, depth - 1)
+            default: break
+            }
+        }
     }
 }
 

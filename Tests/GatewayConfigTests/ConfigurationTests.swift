@@ -106,4 +106,12 @@ import Testing
         ])
         #expect(config.rules(for: "eve", groups: ["other"]).isEmpty)
     }
+
+    /// Found by fuzzing: thousands of nested flow collections overflowed the stack inside Yams.
+    @Test func deepNestingIsAnErrorNotACrash() {
+        #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: String(repeating: "{", count: 2000)) }
+        #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: (0..<300).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined()) }
+        let policy = #"aws:\n  strategy: federation-token\n  federation_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}'\n"#
+        #expect(throws: Never.self) { try GatewayConfiguration.checkNesting(policy) }
+    }
 }
