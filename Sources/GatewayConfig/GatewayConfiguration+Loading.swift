@@ -56,8 +56,8 @@ extension GatewayConfiguration {
 }
 
 extension GatewayConfiguration {
-    /// Flow collections (`[`, `{`) outside quotes and comments at most `maximumNesting` deep; no line
-    /// indented more than `maximumIndentation` columns.
+    /// Flow collections (`[`, `{`) outside quotes and comments at most `maximumNesting` deep, as many block
+    /// indicators (`- `, `? `, `: `) at the start of a line; no line indented more than `maximumIndentation`.
     static func checkNesting(_ yaml: String) throws {
         var depth = 0
         var quote: Character?
@@ -65,13 +65,14 @@ extension GatewayConfiguration {
         var previous: Character = "\n"
         var column = 0
         var atIndentation = true
+        var indicators = 0
         for character in yaml {
             defer { previous = character }
             if character == "\n" {
                 inComment = false
                 column = 0
                 atIndentation = true
-                if quote == "'" || quote == "\"" { continue }
+                indicators = 0
                 continue
             }
             if atIndentation {
@@ -79,6 +80,14 @@ extension GatewayConfiguration {
                     column += 1
                     if column > maximumIndentation {
                         throw ConfigError(path: "", problem: "a line is indented more than \(maximumIndentation) columns")
+                    }
+                    continue
+                }
+                if character == "-" || character == "?" || character == ":" {
+                    // `- - - x`: each indicator followed by a space opens one more block level.
+                    indicators += 1
+                    if indicators > maximumNesting {
+                        throw ConfigError(path: "", problem: "nested more than \(maximumNesting) levels deep")
                     }
                     continue
                 }

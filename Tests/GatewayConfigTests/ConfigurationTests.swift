@@ -111,6 +111,7 @@ import Testing
     @Test func deepNestingIsAnErrorNotACrash() {
         #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: String(repeating: "{", count: 2000)) }
         #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: (0..<300).map { String(repeating: " ", count: $0) + "k\($0):\n" }.joined()) }
+        #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: String(repeating: "- ", count: 10_000) + "x") }
         let policy = #"aws:\n  strategy: federation-token\n  federation_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}'\n"#
         #expect(throws: Never.self) { try GatewayConfiguration.checkNesting(policy) }
     }
