@@ -166,14 +166,20 @@ public enum DurationText {
                 digits.append(character)
                 continue
             }
-            guard let amount = Int(digits) else { return nil }
+            let unit: Int
             switch character {
-            case "s": total += amount
-            case "m": total += amount * 60
-            case "h": total += amount * 3600
-            case "d": total += amount * 86400
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86400
             default: return nil
             }
+            // A number too large for any range is not a duration (found by fuzzing: it used to overflow).
+            guard let amount = Int(digits) else { return nil }
+            let (part, overflowed) = amount.multipliedReportingOverflow(by: unit)
+            let (sum, overflowedSum) = total.addingReportingOverflow(part)
+            guard !overflowed, !overflowedSum else { return nil }
+            total = sum
             digits = ""
         }
         return digits.isEmpty && !trimmed.isEmpty ? total : nil

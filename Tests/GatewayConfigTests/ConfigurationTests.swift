@@ -115,4 +115,12 @@ import Testing
         let policy = #"aws:\n  strategy: federation-token\n  federation_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":"*"}]}'\n"#
         #expect(throws: Never.self) { try GatewayConfiguration.checkNesting(policy) }
     }
+
+    /// Found by fuzzing: `07550956297025341212d`-style durations overflowed Int and trapped.
+    @Test func hugeDurationsAreAnErrorNotACrash() {
+        #expect(DurationText.seconds("922337203685477580d") == nil)
+        #expect(DurationText.seconds("9223372036854775807s1s") == nil)
+        #expect(DurationText.seconds("1h30m") == 5400)
+        #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: "aws:\n  strategy: assume-role\n  session_duration: 99999999999999999d\n") }
+    }
 }
