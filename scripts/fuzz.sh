@@ -55,10 +55,8 @@ FUZZ_DIR=$ROOT/Tests/Fuzz
 mkdir -p "$OUT"
 
 # Leak detection stays on (it is ASan's default on Linux; set explicitly so an inherited ASAN_OPTIONS
-# cannot turn it off). Tests/Fuzz/lsan.supp names only a leak inside Foundation itself, by its own
-# symbol; see the comments there.
+# cannot turn it off).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:handle_abort=1:symbolize=1"
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$FUZZ_DIR/lsan.supp:print_suppressions=0"
 
 # A failed invariant (fatalError) must reach libFuzzer as a plain SIGILL; the Swift runtime's own
 # backtracer would otherwise read the stack in a way ASan reports as a stack-buffer-underflow of its own.

@@ -27,6 +27,19 @@ import Testing
         #expect(XMLFields(Array("<R><A>&#;</A></R>".utf8)) == nil)
     }
 
+    @Test func refusesWhatAnAWSResponseNeverHas() {
+        for xml in ["<R><!-- c --><A>1</A></R>", "<R><A><![CDATA[1]]></A></R>", "<R><A>1</B></R>", "<R><A>1</A>", "text<R/>", "<R/>tail",
+                    "<R a=1/>", "<R a=\"<\"/>", "<R><A>&#0;</A></R>"] {
+            #expect(XMLFields(Array(xml.utf8)) == nil, "\(xml)")
+        }
+    }
+
+    /// As before with FoundationXML: the text of each element since its last child, trimmed; the first wins.
+    @Test func readsTextAsTheResponsesAreWritten() throws {
+        let fields = try #require(XMLFields(Array("<R xmlns='x'>\n <A> one <B>two</B> three </A><A>again</A><C/><D k=\"v\">&#x1F600;</D></R>\n".utf8)))
+        #expect(fields.values == ["A": "three", "A/B": "two", "D": "😀"])
+    }
+
     @Test func acceptsALeadingXMLDeclaration() {
         #expect(XMLFields(Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?><R><A>1</A></R>".utf8))?["A"] == "1")
     }

@@ -3,8 +3,8 @@
 // Sources/Minting/XMLFields.swift. Coverage is of our Swift code and Foundation's bridging, not of the
 // (uninstrumented) libxml2 underneath.
 //
-// The crashes it found inside FoundationXML (Tests/Fuzz/regressions/xml-fields/foundationxml-*) are refused by
-// XMLFields.isPlainResponse before parsing.
+// The crashes it found inside FoundationXML (Tests/Fuzz/regressions/xml-fields/foundationxml-*), and a leak on
+// every parse error, ended its use: XMLFields reads AWS responses itself now.
 //
 // Invariants: every stored value is non-empty and trimmed, every path non-empty with no empty component,
 // lookups agree with `values`.
