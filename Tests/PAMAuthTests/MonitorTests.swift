@@ -84,7 +84,8 @@ import Testing
         var sockets: [Int32] = []
         for _ in 0..<1000 {
             let socket = try #require(monitor.openTransaction())
-            try FrameChannel(readFD: socket, writeFD: socket).send(.start, start)
+            // The monitor may have answered `busy` and closed already: then the send fails, the answer is there.
+            try? FrameChannel(readFD: socket, writeFD: socket).send(.start, start)
             sockets.append(socket)
         }
         var mostWorkers = 0
