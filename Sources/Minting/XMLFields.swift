@@ -177,7 +177,7 @@ struct XMLFields {
 
         func find(_ word: String) -> Int? {
             let pattern = Array(word.utf8)
-            guard bytes.count >= pattern.count else { return nil }
+            guard index + pattern.count <= bytes.count else { return nil }
             return (index...(bytes.count - pattern.count)).first { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) }
         }
     }
