@@ -24,7 +24,11 @@ public struct AccessPolicy: Sendable {
     }
 
     public func decide(user: String, requestedRole: String?) -> Decision {
-        let allowed = rules(for: user)
+        Self.decide(rules: rules(for: user), requestedRole: requestedRole)
+    }
+
+    /// The same decision on rules already looked up (`rules(for:)`), without asking NSS again.
+    public static func decide(rules allowed: [AccessRule], requestedRole: String?) -> Decision {
         guard let first = allowed.first else { return .noRole }
         guard let requestedRole else { return .granted(first) }
         guard let match = allowed.first(where: { $0.role == requestedRole }) else { return .roleNotAllowed(allowed: allowed.map(\.role)) }

@@ -120,7 +120,7 @@ public struct LoginService: Sendable {
 
     /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        await afterAuthentication(attempt) { await chosenRole(attempt) }
+        await afterAuthentication(attempt) { rules in await grantRole(attempt, rules: rules) }
     }
 
     /// What the web form gets: a grant, or, for a user with several roles who named none, the roles to pick from.
@@ -131,17 +131,21 @@ public struct LoginService: Sendable {
 
     /// A login through the web form: like `login`, but a user with several roles chooses one first.
     public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
-        await afterAuthentication(attempt) {
-            let roles = policy.rules(for: attempt.user).map(\.role)
-            if attempt.role == nil, roles.count > 1 { return .success(.chooseRole(roles)) }
-            return await chosenRole(attempt).map(WebStep.granted)
+        await afterAuthentication(attempt) { rules in
+            if attempt.role == nil, rules.count > 1 { return .success(.chooseRole(rules.map(\.role))) }
+            return await grantRole(attempt, rules: rules).map(WebStep.granted)
         }
     }
 
     /// The second step of a web login: the user authenticated moments ago (the caller holds proof of it)
     /// and has now picked `attempt.role`.
     public func chosenRole(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        switch await authorize(attempt) {
+        await grantRole(attempt, rules: policy.rules(for: attempt.user))
+    }
+
+    /// Authorize among the user's rules (looked up once per login), then mint.
+    private func grantRole(_ attempt: LoginAttempt, rules: [AccessRule]) async -> Result<Grant, LoginFailure> {
+        switch await authorize(attempt, rules: rules) {
         case .failure(let failure): return .failure(failure)
         case .success(let rule): return await grant(attempt, rule: rule)
         }
@@ -149,8 +153,8 @@ public struct LoginService: Sendable {
 
     /// The roles a user may take, after the same authentication and lockout as a login.
     public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
-        await afterAuthentication(attempt) {
-            let roles = policy.rules(for: attempt.user).map(\.role)
+        await afterAuthentication(attempt) { rules in
+            let roles = rules.map(\.role)
             try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
             return .success(roles)
         }
@@ -166,7 +170,8 @@ public struct LoginService: Sendable {
         }
         let attempt = LoginAttempt(user: user, secrets: [], role: role, destination: destination, wantsCredentials: wantsCredentials,
                                    frontEnd: .socket, client: "uid:\(uid)", requestId: requestId, isClientConnected: isClientConnected)
-        guard !policy.rules(for: user).isEmpty else {
+        let rules = policy.rules(for: user)
+        guard !rules.isEmpty else {
             try? await writeAudit(attempt, outcome: .noRole, detail: "no access rule names this user or their groups; PAM not run")
             return .failure(.noRole)
         }
@@ -179,22 +184,19 @@ public struct LoginService: Sendable {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
-        switch await authorize(attempt) {
-        case .failure(let failure): return .failure(failure)
-        case .success(let rule): return await grant(attempt, rule: rule)
-        }
+        return await grantRole(attempt, rules: rules)
     }
 
     // MARK: - Steps
 
     /// Authentication (with lockout), then `next`. Every failure of either answers no sooner than the floor,
     /// so timing does not tell a real name from another.
-    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ next: () async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
+    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ next: ([AccessRule]) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         let started = ContinuousClock.now
         let result: Result<T, LoginFailure>
         switch await authenticate(attempt) {
         case .failure(let failure): result = .failure(failure)
-        case .success: result = await next()
+        case .success(let rules): result = await next(rules)
         }
         if case .failure = result {
             try? await Task.sleep(until: started + failureFloor)
@@ -205,7 +207,8 @@ public struct LoginService: Sendable {
     /// Who may use the gateway is decided before PAM runs: a name that no access rule names (root, service
     /// accounts) spends a guess like any other and fails alike, so the gateway is no password oracle for the
     /// host's accounts. The lockout admits the attempt first, atomically.
-    private func authenticate(_ attempt: LoginAttempt) async -> Result<Void, LoginFailure> {
+    /// The user's access rules (never empty) once authenticated, looked up once for the whole login.
+    private func authenticate(_ attempt: LoginAttempt) async -> Result<[AccessRule], LoginFailure> {
         guard Self.isAcceptableUserName(attempt.user) else {
             try? await writeAudit(attempt, outcome: .invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
             return .failure(.authenticationFailed)
@@ -222,7 +225,8 @@ public struct LoginService: Sendable {
         case .admitted(let admitted):
             ticket = admitted
         }
-        guard !policy.rules(for: attempt.user).isEmpty else {
+        let rules = policy.rules(for: attempt.user)
+        guard !rules.isEmpty else {
             await finish(ticket, succeeded: false)
             try? await writeAudit(attempt, outcome: .authenticationFailed, detail: "no access rule names this user or their groups; PAM not run")
             return .failure(.authenticationFailed)
@@ -242,7 +246,7 @@ public struct LoginService: Sendable {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
-        return .success(())
+        return .success(rules)
     }
 
     private func finish(_ ticket: LockoutTracker.Ticket, succeeded: Bool) async {
@@ -250,8 +254,8 @@ public struct LoginService: Sendable {
         if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
     }
 
-    private func authorize(_ attempt: LoginAttempt) async -> Result<AccessRule, LoginFailure> {
-        switch policy.decide(user: attempt.user, requestedRole: attempt.role) {
+    private func authorize(_ attempt: LoginAttempt, rules: [AccessRule]) async -> Result<AccessRule, LoginFailure> {
+        switch AccessPolicy.decide(rules: rules, requestedRole: attempt.role) {
         case .granted(let rule):
             return .success(rule)
         case .noRole:
