@@ -107,7 +107,7 @@ import TestSupport
 
     /// The daemon cannot start a root monitor again: when the monitor dies, the daemon stops, non-zero.
     @Test func aKilledMonitorTakesTheDaemonWithIt() async throws {
-        let monitor = try #require(DaemonFixture.parents().first { $0.value.parent == daemon.process.processIdentifier && $0.value.command == "consolegate-pam" }?.key)
+        let monitor = try #require(ProcessTable.parents().first { $0.value.parent == daemon.process.processIdentifier && $0.value.command == "consolegate-pam" }?.key)
         kill(monitor, SIGKILL)
         let exited = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { [daemon] in

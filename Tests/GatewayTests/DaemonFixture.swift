@@ -150,21 +150,8 @@ final class DaemonFixture: Sendable {
 
     /// PAM workers of the daemon's monitor still there (zombies count: unreaped is leaked).
     var leftoverHelpers: [String] {
-        let parents = Self.parents()
+        let parents = ProcessTable.parents()
         let monitors = Set(parents.filter { $0.value.parent == process.processIdentifier && $0.value.command == "consolegate-pam" }.keys)
         return parents.filter { monitors.contains($0.value.parent) }.map { "\($0.key): \($0.value.command)" }
-    }
-
-    /// Every process: its parent and command name, from /proc/PID/stat.
-    static func parents() -> [Int32: (parent: Int32, command: String)] {
-        var result: [Int32: (parent: Int32, command: String)] = [:]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 1, let parent = Int32(fields[1]) else { continue }
-            result[pid] = (parent, String(stat[stat.index(after: open)..<close]))
-        }
-        return result
     }
 }

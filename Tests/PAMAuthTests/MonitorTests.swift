@@ -1,6 +1,7 @@
 import Foundation
 @testable import PAMAuth
 import Testing
+import TestSupport
 
 /// A compromised daemon, simulated: raw frames written to the monitor's sockets. Whatever the monitor refuses
 /// runs no PAM — the stack's first module (pam_exec) would leave a marker file if it ran.
@@ -92,7 +93,7 @@ import Testing
         var busy = 0
         var prompted = 0
         for socket in sockets {
-            mostWorkers = max(mostWorkers, Self.children(of: monitor.pid))
+            mostWorkers = max(mostWorkers, ProcessTable.children(of: monitor.pid).count)
             let first = try? FrameChannel(readFD: socket, writeFD: socket).receive(deadline: .now + .seconds(10))
             if first?.0 == .busy { busy += 1 }
             if first?.0 == .prompt { prompted += 1 }
@@ -102,14 +103,5 @@ import Testing
         #expect(prompted >= 4)
         #expect(busy + prompted == 1000)
         #expect(busy >= 1000 - 4 * 3, "a few more than the cap may start as the first ones end")
-    }
-
-    static func children(of parent: pid_t) -> Int {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { entry in
-            guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == parent
-        }.count
     }
 }
