@@ -129,11 +129,16 @@ struct Monitor {
     private mutating func killOverdue() {
         let now = ContinuousClock.now
         for (pid, deadline) in workers where deadline <= now {
-            ProcessTree.terminate(root: pid)
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            end(pid)
             workers[pid] = nil
         }
+    }
+
+    /// Kills a worker with everything below it, and reaps it.
+    private func end(_ pid: pid_t) {
+        ProcessTree.terminate(root: pid)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     }
 
     private func nextTimeout() -> Int32 {
@@ -152,9 +157,7 @@ struct Monitor {
     private func shutDown() -> Never {
         for transaction in pending { close(transaction.socket) }
         for pid in workers.keys {
-            ProcessTree.terminate(root: pid)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
+            end(pid)
         }
         exit(0)
     }
