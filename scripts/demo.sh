@@ -27,6 +27,7 @@ start_standins
 # file; nss_wrapper serves their groups. The account that runs this script is "carol" to the daemon, so the
 # socket demo speaks for her.
 DEMO="$STANDINS_DIR/demo"
+chmod 0755 "$STANDINS_DIR" # the daemon, once it has given up root, reaches its audit file through it
 mkdir -p -m 0755 "$DEMO" "$DEMO/run"
 mkdir -p "$DEMO/services"
 printf 'alice:alice-demo-pw:consolegate\ncarol:carol-demo-pw:consolegate\n' >"$DEMO/passdb"
@@ -35,6 +36,14 @@ printf 'auth required %s passdb=%s\naccount required %s passdb=%s\n' "$MATRIX" "
     >"$DEMO/services/consolegate"
 printf 'alice:x:2001:2001::/nonexistent:/bin/bash\ncarol:x:%s:%s::/nonexistent:/bin/bash\n' "$(id -u)" "$(id -g)" >"$DEMO/passwd"
 printf 'staff:x:3001:alice,carol\naws-admins:x:3002:carol\n' >"$DEMO/group"
+# Started as root, the daemon gives root up to the consolegate user (install-deps.sh creates it), which owns
+# the audit directory.
+mkdir -m 0750 "$DEMO/audit"
+if [ "$(id -u)" = 0 ]; then
+    getent passwd consolegate >>"$DEMO/passwd"
+    getent group consolegate >>"$DEMO/group"
+    chown consolegate: "$DEMO/audit"
+fi
 # Only ConsoleGate gets the wrappers; it passes them on to its PAM helper.
 WRAPPERS=(LD_PRELOAD=libpam_wrapper.so:libnss_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$DEMO/services"
           NSS_WRAPPER_PASSWD="$DEMO/passwd" NSS_WRAPPER_GROUP="$DEMO/group")
@@ -55,7 +64,7 @@ listen:
 pam:
   service: consolegate
 audit:
-  file: $DEMO/audit.jsonl
+  file: $DEMO/audit/audit.jsonl
 lockout:
   failure_floor: 500ms
 YAML
@@ -97,4 +106,4 @@ curl -s -o /dev/null -D - "$url" | grep -iE '^(HTTP|Location|X-Standin-Principal
 
 echo
 echo "== the audit trail"
-cat "$DEMO/audit.jsonl"
+cat "$DEMO/audit/audit.jsonl"

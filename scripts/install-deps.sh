@@ -26,3 +26,7 @@ if ! python3 -c 'import moto.server, boto3, botocore, selenium, prometheus_clien
         || ! command -v moto_server >/dev/null || ! command -v aws >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
 fi
+# `consolegate serve` started as root gives up root for this account (service_user), as the package's does.
+if [ "$(id -u)" = 0 ] && ! getent passwd consolegate >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin consolegate
+fi

@@ -1,12 +1,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "process_support.h"
@@ -96,4 +100,27 @@ int consolegate_die_with_parent(void) {
 
 int consolegate_become_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+int consolegate_become_user(unsigned int uid, unsigned int gid) {
+    gid_t groups[1] = { gid };
+    if (setgroups(1, groups) != 0) return -1;
+    if (setgid(gid) != 0) return -1;
+    return setuid(uid);
+}
+
+int consolegate_no_new_privs_all_threads(void) {
+    /* Already set at exec (systemd's NoNewPrivileges=, whose SystemCallFilter= also denies seccomp()): every
+       thread inherited it. */
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) return 0;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog program = { .len = 1, .filter = &allow };
+    long result = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &program);
+    if (result > 0) { errno = EAGAIN; return -1; }  /* the id of a thread that could not be synchronised */
+    return (int)result;
+}
+
+int consolegate_can_regain_root(void) {
+    return syscall(SYS_setresuid, -1, 0, -1) == 0 || syscall(SYS_setresgid, -1, 0, -1) == 0;
 }

@@ -58,6 +58,8 @@ public struct AuditUnavailable: Error, CustomStringConvertible {
 /// Appends audit records to a file, each written and flushed to disk before `record` returns.
 public actor AuditLog {
     private let path: String
+    /// The service user `serve` becomes: it owns the audit directory and the file, so it can reopen after rotation.
+    private let owner: ServiceAccount?
     private var descriptor: Int32 = -1
     private let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -65,8 +67,9 @@ public actor AuditLog {
         return encoder
     }()
 
-    public init(path: String) {
+    public init(path: String, owner: ServiceAccount? = nil) {
         self.path = path
+        self.owner = owner
     }
 
     /// Opens (creating it 0600 if needed) so that a bad path is found at start, not at the first login. The
@@ -82,7 +85,7 @@ public actor AuditLog {
             throw AuditUnavailable(description: "cannot open the audit directory \(directory): \(String(cString: strerror(errno)))")
         }
         defer { close(directoryFD) }
-        if let problem = FileSafety.problem(descriptor: directoryFD, path: directory, kind: .directory) {
+        if let problem = FileSafety.problem(descriptor: directoryFD, path: directory, kind: .directory, alsoOwnedBy: owner?.uid) {
             throw AuditUnavailable(description: problem.description)
         }
         let opened = openat(directoryFD, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -90,11 +93,28 @@ public actor AuditLog {
             let reason = errno == ELOOP ? "it is a symlink; refusing to follow it (remove it, and let consolegate create the file)" : String(cString: strerror(errno))
             throw AuditUnavailable(description: "cannot open the audit log \(path): \(reason)")
         }
-        if let problem = FileSafety.problem(descriptor: opened, path: path, kind: .appendOnlyFile) {
+        if let problem = FileSafety.problem(descriptor: opened, path: path, kind: .appendOnlyFile, alsoOwnedBy: owner?.uid) {
             close(opened)
             throw AuditUnavailable(description: problem.description)
         }
+        if let owner, geteuid() == 0, fchown(opened, owner.uid, owner.gid) != 0 {
+            close(opened)
+            throw AuditUnavailable(description: "cannot give the audit log \(path) to \(owner.name): \(String(cString: strerror(errno)))")
+        }
         descriptor = opened
+    }
+
+    /// Whether the path still leads to the open file: run as the service user after the drop, so a path it
+    /// cannot reach stops the daemon at start rather than failing every login.
+    public func checkPathReachable() throws {
+        var open = stat()
+        var current = stat()
+        guard fstat(descriptor, &open) == 0, lstat(path, &current) == 0 else {
+            throw AuditUnavailable(description: "\(path): cannot be reached as uid \(geteuid()) (\(String(cString: strerror(errno)))); every directory above it must be searchable by the service user")
+        }
+        guard open.st_ino == current.st_ino, open.st_dev == current.st_dev else {
+            throw AuditUnavailable(description: "\(path) changed during start-up")
+        }
     }
 
     /// After logrotate (or anyone) moved the file away, write to a new file at the path, not the old one.

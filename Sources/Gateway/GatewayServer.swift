@@ -35,14 +35,20 @@ public enum GatewayServer {
         guard configuration.listen.httpPort != nil || configuration.listen.socket != nil else {
             throw GatewayStartupError(description: "config: listen.http or listen.socket is required for serve")
         }
-        let problems = StartupChecks.fileProblems(configFile: configFile, configuration: configuration, environment: environment)
+        let serviceAccount: ServiceAccount?
+        do {
+            serviceAccount = try ServiceAccount.toBecome(configuration.serviceUser, configFile: configFile)
+        } catch {
+            throw GatewayStartupError(description: "refusing to start: \(error)")
+        }
+        let problems = StartupChecks.fileProblems(configFile: configFile, configuration: configuration, environment: environment, serviceAccount: serviceAccount)
         guard problems.isEmpty else {
             throw GatewayStartupError(description: (["refusing to start: files others could change or read"] + problems.map(\.description)).joined(separator: "\n  "))
         }
         // Files the daemon creates (audit log, socket) start private; the socket is opened up explicitly below.
         umask(0o077)
         try FileDescriptorLimit.raise(toServe: configuration.listen)
-        let audit = AuditLog(path: auditFile)
+        let audit = AuditLog(path: auditFile, owner: serviceAccount)
         do {
             try await audit.open()
         } catch {
@@ -72,16 +78,25 @@ public enum GatewayServer {
         let routes = GatewayRoutes(service: service, configuration: configuration)
 
         let listen = configuration.listen
+        let gate = ConnectionGate()
+        let startingListeners = Mutex([listen.httpPort, listen.metrics?.port, listen.socket.map { _ in 0 }].compactMap { $0 }.count)
+        // Root is given up once the last listener is bound; only then are connections set up and read.
+        let listenerRunning: @Sendable () async -> Void = {
+            guard startingListeners.withLock({ $0 -= 1; return $0 == 0 }) else { return }
+            await giveUpRoot(to: serviceAccount, audit: audit, logger: logger)
+            gate.open()
+        }
         var services: [any Service] = []
         if let host = listen.httpHost, let port = listen.httpPort {
-            services.append(Application(router: routes.apiRouter(), server: try apiServer(configuration),
-                                        configuration: .init(address: .hostname(host, port: port)), logger: logger.listener("api")))
+            services.append(Application(router: routes.apiRouter(), server: try apiServer(configuration, gate: gate),
+                                        configuration: .init(address: .hostname(host, port: port)), onServerRunning: { _ in await listenerRunning() },
+                                        logger: logger.listener("api")))
         }
         if let metricsAddress = listen.metrics {
             let limiter = ConnectionLimiter(limits: .init(listen, perAddress: listen.maxConnectionsPerAddress))
-            services.append(Application(router: GatewayRoutes.metricsRouter(metrics), server: .http1(configuration: .init(additionalChannelHandlers: [limiter.handler()])),
+            services.append(Application(router: GatewayRoutes.metricsRouter(metrics), server: .gated(gate, .init(additionalChannelHandlers: [limiter.handler()])),
                                         configuration: .init(address: .hostname(metricsAddress.host, port: metricsAddress.port)),
-                                        logger: logger.listener("metrics")))
+                                        onServerRunning: { _ in await listenerRunning() }, logger: logger.listener("metrics")))
         }
         if let socket = listen.socket {
             let group = try listen.socketGroup.map(SocketPath.groupID)
@@ -89,9 +104,12 @@ public enum GatewayServer {
             let mode = listen.socketMode
             let limiter = ConnectionLimiter(limits: .init(listen, perAddress: nil))
             services.append(Application(
-                router: routes.socketRouter(), server: .http1(configuration: .init(additionalChannelHandlers: [limiter.handler()])),
+                router: routes.socketRouter(), server: .gated(gate, .init(additionalChannelHandlers: [limiter.handler()])),
                 configuration: .init(address: .unixDomainSocket(path: socket)),
-                onServerRunning: { _ in SocketPath.setPermissions(socket, mode: mode, group: group, logger: logger) },
+                onServerRunning: { _ in
+                    SocketPath.setPermissions(socket, mode: mode, group: group, logger: logger)
+                    await listenerRunning()
+                },
                 logger: logger.listener("socket")
             ))
         }
@@ -114,18 +132,40 @@ public enum GatewayServer {
 extension GatewayServer {
     /// The login listener: plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set
     /// (TLS 1.2 and later); either way behind the connection limits.
-    public static func apiServer(_ configuration: GatewayConfiguration) throws -> HTTPServerBuilder {
+    public static func apiServer(_ configuration: GatewayConfiguration, gate: ConnectionGate) throws -> HTTPServerBuilder {
         let listen = configuration.listen
         let limiter = ConnectionLimiter(limits: .init(listen, perAddress: listen.maxConnectionsPerAddress), exemptAddresses: Set(configuration.trustedProxies))
-        let http1 = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [limiter.handler()]))
-        guard let certificate = listen.tlsCertificate, let key = listen.tlsKey else { return http1 }
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [limiter.handler()])
+        guard let certificate = listen.tlsCertificate, let key = listen.tlsKey else { return .gated(gate, http1) }
         do {
+            // Read while still root, so the key may stay readable by root alone.
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             tls.minimumTLSVersion = .tlsv12
-            return try .tls(http1, tlsConfiguration: tls)
+            _ = try NIOSSLContext(configuration: tls)
+            return .gated(gate, http1, tls: tls)
         } catch {
             throw GatewayStartupError(description: "listen.tls_certificate/tls_key: cannot load \(certificate) and \(key): \(error)")
+        }
+    }
+}
+
+extension GatewayServer {
+    /// The one way past start-up: as the service user for good, or, not started as root, as whoever ran it.
+    /// A drop that fails, or an audit log the service user cannot reach, stops the daemon before any
+    /// connection is read.
+    static func giveUpRoot(to account: ServiceAccount?, audit: AuditLog, logger: Logger) async {
+        do {
+            if let account {
+                try PrivilegeDrop.become(account)
+                logger.info("gave up root: now \(account.name) (uid \(account.uid), gid \(account.gid)) on every thread, with no_new_privs")
+            } else {
+                logger.info("not started as root (uid \(geteuid())): no privileges to drop")
+            }
+            try await audit.checkPathReachable()
+        } catch {
+            logger.critical("\(error); stopping")
+            exit(2)
         }
     }
 }

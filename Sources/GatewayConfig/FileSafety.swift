@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// Whether a file or directory that the daemon trusts could have been written (or read) by someone else,
-/// as OpenSSH's StrictModes asks. Trusted owners are root and the user the daemon runs as.
+/// as OpenSSH's StrictModes asks. Trusted owners are root and the user the daemon runs as, and for the audit
+/// log and its directory also the service user that `serve` becomes.
 public enum FileSafety {
     public enum Kind: Sendable {
         /// The config file, or a file that can make the daemon run commands (`~/.aws/config`): no one else may write it.
@@ -31,25 +32,26 @@ public enum FileSafety {
     }
 
     /// Checks an opened descriptor, so the answer is about the very file that will be used.
-    public static func problem(descriptor: Int32, path: String, kind: Kind) -> Problem? {
+    public static func problem(descriptor: Int32, path: String, kind: Kind, alsoOwnedBy serviceUID: uid_t? = nil) -> Problem? {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             return Problem(path: path, problem: "cannot be examined (\(String(cString: strerror(errno))))", fix: "check the path")
         }
-        return problem(info, path: path, kind: kind)
+        return problem(info, path: path, kind: kind, alsoOwnedBy: serviceUID)
     }
 
     /// Checks a path (following symlinks, as reading it would); nil when it does not exist.
-    public static func problem(path: String, kind: Kind) -> Problem? {
+    public static func problem(path: String, kind: Kind, alsoOwnedBy serviceUID: uid_t? = nil) -> Problem? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return problem(info, path: path, kind: kind)
+        return problem(info, path: path, kind: kind, alsoOwnedBy: serviceUID)
     }
 
-    static func problem(_ info: stat, path: String, kind: Kind) -> Problem? {
+    static func problem(_ info: stat, path: String, kind: Kind, alsoOwnedBy serviceUID: uid_t? = nil) -> Problem? {
         let mode = info.st_mode & 0o7777
         let octal = "0" + String(mode, radix: 8)
-        let owners = geteuid() == 0 ? "root" : "root or uid \(geteuid())"
+        let trusted = Set([0, geteuid(), serviceUID].compactMap { $0 })
+        let owners = trusted.sorted().map { $0 == 0 ? "root" : "uid \($0)" }.joined(separator: " or ")
         let fileType = info.st_mode & S_IFMT
         if kind == .directory, fileType != S_IFDIR {
             return Problem(path: path, problem: "is not a directory", fix: "use a directory")
@@ -57,7 +59,7 @@ public enum FileSafety {
         if kind != .directory, fileType != S_IFREG {
             return Problem(path: path, problem: "is not a regular file", fix: "use a plain file")
         }
-        guard info.st_uid == 0 || info.st_uid == geteuid() else {
+        guard trusted.contains(info.st_uid) else {
             return Problem(path: path, problem: "is owned by uid \(info.st_uid), not \(owners)", fix: "chown root \(path)")
         }
         if mode & (S_IWGRP | S_IWOTH) != 0 {

@@ -49,9 +49,13 @@ extension GatewayConfiguration {
         try lockoutMap.finish()
         let trustedProxies = try top.stringList("trusted_proxies")
         let adminGroup = try top.string("admin_group")
+        let serviceUser = try top.string("service_user") ?? "consolegate"
+        guard !serviceUser.isEmpty, serviceUser.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+            throw ConfigError(path: "service_user", problem: "\"\(serviceUser)\" is not a user name")
+        }
         try top.finish()
         return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, trustedProxies: trustedProxies,
-                                    adminGroup: adminGroup)
+                                    adminGroup: adminGroup, serviceUser: serviceUser)
     }
 }
 

@@ -12,11 +12,14 @@ public struct GatewayConfiguration: Sendable {
     public var trustedProxies: [String]
     /// Members of this group (and root) may run operator commands on the local socket (`consolegate unlock`).
     public var adminGroup: String?
+    /// The account `serve`, started as root, becomes once its listeners are bound.
+    public var serviceUser: String
 
     public init(aws: AWSSettings, access: [AccessRule], listen: ListenSettings = ListenSettings(), pam: PAMSettings = PAMSettings(),
                 audit: AuditSettings = AuditSettings(), lockout: LockoutSettings = LockoutSettings(), trustedProxies: [String] = [],
-                adminGroup: String? = nil) {
+                adminGroup: String? = nil, serviceUser: String = "consolegate") {
         self.adminGroup = adminGroup
+        self.serviceUser = serviceUser
         self.aws = aws
         self.access = access
         self.listen = listen

@@ -36,7 +36,13 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         if configuration.audit.file == nil { problems.append("audit.file is not set; consolegate serve needs it") }
         let environment = ProcessInfo.processInfo.environment
-        let fileProblems = StartupChecks.fileProblems(configFile: file, configuration: configuration, environment: environment)
+        var serviceAccount: ServiceAccount?
+        do {
+            serviceAccount = try ServiceAccount.toBecome(configuration.serviceUser, configFile: file)
+        } catch {
+            problems.append("serve would refuse to start: \(error)")
+        }
+        let fileProblems = StartupChecks.fileProblems(configFile: file, configuration: configuration, environment: environment, serviceAccount: serviceAccount)
         if fileProblems.isEmpty { print("ok: no file that consolegate trusts can be changed (or a key read) by others") }
         problems += fileProblems.map { "serve would refuse to start: \($0)" }
         do {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 
-@main
 struct ConsoleGate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consolegate",

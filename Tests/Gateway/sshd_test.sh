@@ -150,6 +150,7 @@ install -m 0644 -o root -g root "$PAM_SRC" "$PAM_DST" || abort "install $PAM_DST
 # ---------------------------------------------------------------- ConsoleGate config
 mkdir -m 0755 "$WORK/run"   # the socket's directory: not writable by others, or the daemon refuses to start
 mkdir -m 0750 "$WORK/log"
+chown consolegate: "$WORK/log" # serve gives up root for this user, which reopens the audit file after rotation
 HTTP_PORT=$(free_port)
 CFG="$WORK/consolegate.yaml"
 write_standin_aws_config "$CFG"

@@ -70,7 +70,8 @@ import TestSupport
         #expect(result.stderr.contains("chmod go-w \(config)"))
         try FileManager.default.setAttributes([.posixPermissions: 0o620], ofItemAtPath: config)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: credentials)
+        // Readable by the service user's group (which serve, started as root, becomes), and no one else.
+        try FileManager.default.setAttributes([.posixPermissions: 0o640, .groupOwnerAccountID: ServiceUser.whenRoot()?.gid ?? getgid()], ofItemAtPath: credentials)
         let groupWritable = try await ConsoleGateProcess.run(["check-config", config, "--pam-directory", try pamDirectory(with: "consolegate")], environment: environment)
         #expect(groupWritable.stderr.contains("\(config): can be written by its group (mode 0620)"), "\(groupWritable.stderr)")
         #expect(!groupWritable.stderr.contains(credentials))
@@ -140,5 +141,20 @@ import TestSupport
         let result = try await serve(config)
         #expect(result.status == 2)
         #expect(result.stderr.contains("\(config): can be written by anyone (mode 0666)"), "\(result.stderr)")
+    }
+
+    /// Root's files that the daemon needs after it has become the service user: it must own the audit
+    /// directory (rotation) and be able to read the broker's credentials (refresh).
+    @Test(.enabled(if: getuid() == 0, "only serve started as root drops to the service user"))
+    func startedAsRootTheServiceUserMustOwnTheAuditDirectoryAndReadTheBrokerCredentials() async throws {
+        let directory = try scratch()
+        let credentials = "\(directory)/aws-credentials"
+        try "[default]\naws_access_key_id = AKID\naws_secret_access_key = s\n".write(toFile: credentials, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: credentials)
+        let result = try await ConsoleGateProcess.run(["serve", "--config", try config(in: directory)],
+                                                      environment: CheckConfigTests.isolated.merging(["AWS_SHARED_CREDENTIALS_FILE": credentials]) { $1 })
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(directory)/audit: is owned by uid 0, but the daemon runs as consolegate"), "\(result.stderr)")
+        #expect(result.stderr.contains("\(credentials): cannot be read by consolegate"), "\(result.stderr)")
     }
 }

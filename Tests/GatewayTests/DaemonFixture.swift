@@ -34,6 +34,11 @@ final class DaemonFixture: Sendable {
         let run = directory.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        // Started as root, the daemon becomes the service user, which owns the audit directory.
+        let serviceUser = ServiceUser.whenRoot()
+        let auditDirectory = directory.appendingPathComponent("audit")
+        try FileManager.default.createDirectory(at: auditDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o750])
+        if let serviceUser { try serviceUser.own(auditDirectory.path) }
         let services = directory.appendingPathComponent("services")
         try FileManager.default.createDirectory(at: services, withIntermediateDirectories: true)
         let passdb = directory.appendingPathComponent("passdb").path
@@ -42,12 +47,13 @@ final class DaemonFixture: Sendable {
         try "auth required \(matrix) passdb=\(passdb)\naccount required \(matrix) passdb=\(passdb)\n"
             .write(to: services.appendingPathComponent("consolegate-e2e"), atomically: true, encoding: .utf8)
         let passwd = directory.appendingPathComponent("passwd").path
-        try users.map { "\($0.name):x:\($0.uid):\($0.uid)::/nonexistent:/bin/bash\n" }.joined().write(toFile: passwd, atomically: true, encoding: .utf8)
+        try (users.map { "\($0.name):x:\($0.uid):\($0.uid)::/nonexistent:/bin/bash\n" } + [serviceUser?.passwdLine].compactMap { $0 })
+            .joined().write(toFile: passwd, atomically: true, encoding: .utf8)
         let groupNames = Array(Set(users.flatMap(\.groups))).sorted()
         let groupFile = directory.appendingPathComponent("group").path
         let groupLines = groupNames.enumerated().map { index, group in
             "\(group):x:\(40000 + index):\(users.filter { $0.groups.contains(group) }.map(\.name).joined(separator: ","))\n"
-        } + users.map { "\($0.name):x:\($0.uid):\n" }
+        } + users.map { "\($0.name):x:\($0.uid):\n" } + [serviceUser?.groupLine].compactMap { $0 }
         try groupLines.joined().write(toFile: groupFile, atomically: true, encoding: .utf8)
 
         socketPath = run.appendingPathComponent("consolegate.sock").path
@@ -72,7 +78,7 @@ final class DaemonFixture: Sendable {
           service: \(systemService ?? "consolegate-e2e")
         \(pamExtra)
         audit:
-          file: \(directory.appendingPathComponent("audit.jsonl").path)
+          file: \(auditDirectory.appendingPathComponent("audit.jsonl").path)
         lockout:
           failure_floor: 100ms
         \(lockoutExtra)
@@ -139,7 +145,7 @@ final class DaemonFixture: Sendable {
     var logText: String { log.contents }
 
     var auditLines: [String] {
-        ((try? String(contentsOf: directory.appendingPathComponent("audit.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        ((try? String(contentsOf: directory.appendingPathComponent("audit/audit.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
     func stop() {

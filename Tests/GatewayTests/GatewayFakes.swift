@@ -121,7 +121,7 @@ struct GatewayHarness {
     }
 
     func application() -> some ApplicationProtocol {
-        Application(router: GatewayRoutes(service: service, configuration: configuration).apiRouter(), server: try! GatewayServer.apiServer(configuration),
+        Application(router: GatewayRoutes(service: service, configuration: configuration).apiRouter(), server: try! GatewayServer.apiServer(configuration, gate: .alreadyOpen()),
                     configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 

@@ -50,6 +50,7 @@ struct GatewayLoadTests {
             let usersFile = scratch.appendingPathComponent("newusers").path
             // newusers creates each home directory: keep them in the scratch directory.
             let home = scratch.appendingPathComponent("home").path
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             // newusers creates every user, its group and its password in one go.
             try accounts.map { "\($0.name):\($0.password)::\($0.group):ConsoleGate test:\(home)/\($0.name):/usr/sbin/nologin\n" }.joined()
                 .write(toFile: usersFile, atomically: true, encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import PAMAuth
 
@@ -95,24 +96,13 @@ import Testing
         try fixture.service("cgtest-otp-passdb", "")
         // pam_matrix checks the service name in the passdb during the account phase.
         try "alice:alice-secret:otp\n".write(to: fixture.passdb, atomically: true, encoding: .utf8)
-        let code = try oathtool(secretHex)
+        let code = try OneTimeCode.now(secretHex: secretHex)
         let first = await authenticate("alice", PAMFixture.secrets("alice-secret", code), service: "otp")
         #expect(first.verdict == .success, "\(first.detail)")
         let replay = await authenticate("alice", PAMFixture.secrets("alice-secret", code), service: "otp")
         #expect(replay.verdict == .authenticationFailed, "a used code must not work twice")
         let wrongCode = await authenticate("alice", PAMFixture.secrets("alice-secret", "000000" == code ? "111111" : "000000"), service: "otp")
         #expect(wrongCode.verdict == .authenticationFailed)
-    }
-
-    func oathtool(_ secretHex: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/oathtool")
-        process.arguments = ["--totp", secretHex]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test func aMonitorThatExitedRunsNoPAM() async throws {

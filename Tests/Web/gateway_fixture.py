@@ -22,6 +22,7 @@ import ctypes
 import http.client
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -182,11 +183,18 @@ class Gateway:
         stack.append(f"account required {PAM_MATRIX} passdb={passdb}")
         self._write(os.path.join("services", self.service), "\n".join(stack) + "\n")
 
-        self._write("passwd", "".join(f"{u.name}:x:{u.uid}:{u.uid}::/nonexistent:/bin/bash\n" for u in self.users.values()))
+        # Started as root, the daemon becomes the system's consolegate user, which owns the audit directory.
+        service = pwd.getpwnam("consolegate") if os.getuid() == 0 else None
+        os.makedirs(os.path.join(d, "audit"), mode=0o750)
+        if service:
+            os.chown(os.path.join(d, "audit"), service.pw_uid, service.pw_gid)
+        service_passwd = [f"consolegate:x:{service.pw_uid}:{service.pw_gid}::/nonexistent:/usr/sbin/nologin\n"] if service else []
+        self._write("passwd", "".join([f"{u.name}:x:{u.uid}:{u.uid}::/nonexistent:/bin/bash\n" for u in self.users.values()] + service_passwd))
         groups = sorted({g for u in self.users.values() for g in u.groups})
         lines = [f"{g}:x:{40000 + i}:{','.join(u.name for u in self.users.values() if g in u.groups)}\n"
                  for i, g in enumerate(groups)]
         lines += [f"{u.name}:x:{u.uid}:\n" for u in self.users.values()]
+        lines += [f"consolegate:x:{service.pw_gid}:\n"] if service else []
         self._write("group", "".join(lines))
 
         fixtures = self.standins["fixtures"]
@@ -221,7 +229,7 @@ class Gateway:
             f"  service: {self.service}",
             f"  secrets: [{', '.join(self.secrets)}]",
             "audit:",
-            f"  file: {os.path.join(d, 'audit.jsonl')}",
+            f"  file: {os.path.join(d, 'audit', 'audit.jsonl')}",
             "lockout:",
             f"  per_user: {self.per_user}",
             f"  failure_floor: {self.failure_floor}",
@@ -309,7 +317,7 @@ class Gateway:
 
     def audit_lines(self) -> list[dict]:
         try:
-            with open(os.path.join(self.directory, "audit.jsonl")) as f:
+            with open(os.path.join(self.directory, "audit", "audit.jsonl")) as f:
                 return [json.loads(line) for line in f if line.strip()]
         except FileNotFoundError:
             return []

@@ -42,4 +42,15 @@ int consolegate_become_subreaper(void);
 /* closefrom(3) */
 void consolegate_closefrom(int from);
 
+/* Permanently becomes uid/gid with no supplementary groups: setgroups, setgid, setuid, which glibc applies to
+   every thread of the process. 0 on success, else -1 with errno. */
+int consolegate_become_user(unsigned int uid, unsigned int gid);
+
+/* no_new_privs on every thread: prctl sets it on the caller only, so an allow-all seccomp filter installed
+   with SECCOMP_FILTER_FLAG_TSYNC copies it to the others. 0 on success, else -1 with errno. */
+int consolegate_no_new_privs_all_threads(void);
+
+/* 1 if this thread could become uid 0 or gid 0 again (raw syscalls, this thread only), else 0. */
+int consolegate_can_regain_root(void);
+
 #endif
