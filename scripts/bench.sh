@@ -1,159 +1,320 @@
 #!/usr/bin/env bash
-# Benchmarks `consolegate mint` (release build) against the same cognito-developer flow in Python/boto3
-# (scripts/bench_mint.py), each as a whole process, against the local stand-ins. Nothing leaves this machine.
+# Benchmarks `consolegate serve` (release build) as a whole: JSON logins over HTTP at 64 concurrent clients
+# through a pam_permit stack and a cognito-developer mint, and prints per login the CPU of the daemon, of the
+# PAM monitor and of its workers, the throughput and p50/p99 latency, and the idle RSS of both processes,
+# beside the targets. Nothing leaves this machine.
 #
-#   scripts/bench.sh            # 20 measured runs per tool, after 2 warm-up runs
-#   BENCH_RUNS=50 scripts/bench.sh
+#   scripts/bench.sh                    # builds .build/release, 500 warm-up + 5000 measured logins
+#   CONSOLEGATE_BUILD_DIR=.build-release/release BENCH_LOGINS=20000 scripts/bench.sh
 #
-# Per tool: median wall time, median CPU time (user+sys) and peak RSS over the measured runs, read with
-# wait4(2) so each number belongs to that one child process. Every run must exit 0 and print a URL.
+# AWS is played by nginx with canned answers (Cognito, STS, the federation endpoint): it answers in
+# microseconds for next to no CPU, where moto's own latency and CPU (tens of ms per call) would hide ours.
+# PAM (pam_permit) and the bench user come from /etc/pam.d, /etc/passwd and /etc/group of the bench's own,
+# bind-mounted in a private mount namespace: nothing on the host changes, and libpam and NSS work as in
+# production. Not pam_wrapper and nss_wrapper: pam_wrapper sets itself up again in every forked PAM worker
+# (a /tmp/pam.X each, out of 62 names; extra worker CPU) and concurrent workers race for those folders and
+# lose their PAM config (PAM_PERM_DENIED); nss_wrapper's getgrouplist fails now and then under threads.
+# Needs root, for the namespace and because the daemon starts as in production: as root, then it becomes the
+# consolegate user (scripts/install-deps.sh creates it) and its PAM monitor stays root. nginx runs as nobody.
+# The load generator is ab (apache2-utils).
+# It measures and reports; it exits non-zero only when the setup fails or a login fails, not on a missed target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/standins.sh   # free_port, wait_for_url
 
-RUNS=${BENCH_RUNS:-20}
-WARMUPS=2
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_RUNS must be a positive integer, not '$RUNS'" >&2; exit 2; }
+LOGINS=${BENCH_LOGINS:-5000}
+WARMUP=${BENCH_WARMUP:-500}
+CONCURRENCY=${BENCH_CONCURRENCY:-64}
+for n in "$LOGINS" "$WARMUP" "$CONCURRENCY"; do
+    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "bench: BENCH_LOGINS, BENCH_WARMUP, BENCH_CONCURRENCY must be positive integers" >&2; exit 2; }
+done
+# One user logs in throughout, and lockout.per_user_in_flight is at most 100.
+[ "$CONCURRENCY" -le 100 ] || { echo "bench: BENCH_CONCURRENCY is at most 100" >&2; exit 2; }
 
-scripts/install-deps.sh
-source scripts/lib/standins.sh
-trap stop_standins EXIT
+fail() { echo "bench: $*" >&2; exit 1; }
+[ "$EUID" -eq 0 ] || fail "run as root (a private mount namespace gives the daemon the bench's own /etc/pam.d, passwd, group)"
+BENCH_USER=cgbench
+! getent passwd "$BENCH_USER" >/dev/null || fail "user $BENCH_USER exists on this host; the bench adds its own"
 
-echo "== building consolegate (release)"
-# Quiet unless it fails; an up-to-date .build/release is reused and takes seconds.
-build_log=$(mktemp)
-if ! swift build -c release --product consolegate >"$build_log" 2>&1; then
-    cat "$build_log" >&2
-    rm -f "$build_log"
-    exit 1
+# --- tools --------------------------------------------------------------------------------------------
+missing=()
+for package in nginx apache2-utils curl jq; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-rm -f "$build_log"
-BIN="$PWD/.build/release/consolegate"
 
-echo "== starting the AWS stand-ins (moto_server, federation endpoint)"
-start_standins
-PROVIDER=$(fixture "['developer_provider']")
-POOL_ID=$(fixture "['identity_pool_id']")
-ROLE=$(fixture "['roles']['ConsoleReadOnly']")
+if [ -n "${CONSOLEGATE_BUILD_DIR:-}" ]; then
+    BUILD_DIR=$CONSOLEGATE_BUILD_DIR
+else
+    echo "== building consolegate and consolegate-pam (release)"
+    build_log=$(mktemp)
+    swift build -c release >"$build_log" 2>&1 || { cat "$build_log" >&2; rm -f "$build_log"; exit 1; }
+    rm -f "$build_log"
+    BUILD_DIR=$(swift build -c release --show-bin-path)
+fi
+for binary in consolegate consolegate-pam; do
+    [ -x "$BUILD_DIR/$binary" ] || fail "no $BUILD_DIR/$binary (set CONSOLEGATE_BUILD_DIR to the folder of a release build)"
+done
 
-CONFIG="$STANDINS_DIR/consolegate.yaml"
-write_standin_aws_config "$CONFIG"
-cat >>"$CONFIG" <<YAML
+# --- a private folder; the daemon's audit directory belongs to the user it becomes -------------------------
+WORK=$(mktemp -d /tmp/consolegate-bench.XXXXXX)
+PIDS=()
+running() { local state; state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1); [ -n "$state" ] && [ "$state" != Z ]; }
+cleanup() {   # SIGTERM, up to 5 s to end, then SIGKILL; the monitor ends with the daemon
+    local pid left
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for _ in $(seq 50); do
+        left=0
+        for pid in "${PIDS[@]}"; do if running "$pid"; then left=1; fi; done
+        [ "$left" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+
+getent passwd consolegate >/dev/null || fail "no consolegate user, whom the daemon becomes (scripts/install-deps.sh creates it)"
+RUN_AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+# The daemon finds its monitor beside its own binary; copies also work where the build folder is private.
+mkdir -p "$WORK/bin" "$WORK/etc/pam.d" "$WORK/nginx" "$WORK/audit"
+cp "$BUILD_DIR/consolegate" "$BUILD_DIR/consolegate-pam" "$WORK/bin/"
+
+NGINX_PORT=$(free_port)
+UPSTREAM="http://127.0.0.1:$NGINX_PORT"
+
+# --- AWS stand-in: nginx with canned answers, shaped as the real ones (and about as long) ---------------
+pad() { local s=""; for _ in $(seq "$2"); do s+=$1; done; printf '%s' "$s"; }
+JWT="eyJraWQiOiJ1cy1lYXN0LTEtNiIsInR5cCI6IkpXUyIsImFsZyI6IlJTNTEyIn0.$(pad eyJzdWIiOiJ1cy1lYXN0LTE6YmVuY2gi 16).$(pad c2lnbmF0dXJl 28)"
+SESSION_TOKEN="IQoJb3JpZ2luX2VjE$(pad FwoGZXIvYXdzEBYaDEXAMPLETOKEN 28)"
+SIGNIN_TOKEN=$(pad Y29uc29sZWdhdGUtYmVuY2gtc2lnbmluLXRva2Vu 14)
+IDENTITY="us-east-1:0d2a6c5e-5a4e-4b1e-9c3f-3d1f2a7b9e10"
+ROLE="arn:aws:iam::123456789012:role/ConsoleReadOnly"
+cat >"$WORK/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location = /healthz { return 204; }
+        # AWS_ENDPOINT_URL_COGNITO_IDENTITY: JSON 1.1, one operation.
+        location = /cognito-identity {
+            default_type application/x-amz-json-1.1;
+            if (\$http_x_amz_target != "AWSCognitoIdentityService.GetOpenIdTokenForDeveloperIdentity") {
+                return 400 '{"__type":"UnknownOperationException"}';
+            }
+            return 200 '{"IdentityId":"$IDENTITY","Token":"$JWT"}';
+        }
+        # AWS_ENDPOINT_URL_STS: the Query answer to AssumeRoleWithWebIdentity.
+        location = /sts {
+            default_type text/xml;
+            return 200 '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <SubjectFromWebIdentityToken>$IDENTITY</SubjectFromWebIdentityToken>
+    <Audience>us-east-1:5b1c2d3e-0000-4000-8000-00000000beef</Audience>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::123456789012:assumed-role/ConsoleReadOnly/cgbench</Arn>
+      <AssumedRoleId>AROAEXAMPLEROLEID0001:cgbench</AssumedRoleId>
+    </AssumedRoleUser>
+    <Credentials>
+      <AccessKeyId>ASIAEXAMPLEBENCH0001</AccessKeyId>
+      <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY</SecretAccessKey>
+      <SessionToken>$SESSION_TOKEN</SessionToken>
+      <Expiration>2099-01-01T00:00:00Z</Expiration>
+    </Credentials>
+    <Provider>cognito-identity.amazonaws.com</Provider>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>
+';
+        }
+        # aws.signin_endpoint: getSigninToken (the daemon POSTs it).
+        location = /federation {
+            default_type application/json;
+            return 200 '{"SigninToken":"$SIGNIN_TOKEN"}';
+        }
+    }
+}
+NGINX
+
+# --- what the daemon's namespace sees in /etc; the daemon's config ---------------------------------------
+printf 'auth required pam_permit.so\naccount required pam_permit.so\n' >"$WORK/etc/pam.d/consolegate-bench"
+{ cat /etc/passwd; echo "$BENCH_USER:x:59999:59999:ConsoleGate bench:/nonexistent:/usr/sbin/nologin"; } >"$WORK/etc/passwd"
+{ cat /etc/group; echo "$BENCH_USER:x:59999:"; echo "consolegate-bench:x:59998:$BENCH_USER"; } >"$WORK/etc/group"
+printf '{"username":"%s","password":"bench-password"}' "$BENCH_USER" >"$WORK/login.json"
+# Defaults except for the lockout: every login is the same user from the same address, and each one in flight
+# counts as a possible guess (per_user, per_address) as well as in flight.
+cat >"$WORK/config.yaml" <<YAML
+aws:
+  region: us-east-1
+  strategy: cognito-developer
+  cognito:
+    identity_pool_id: us-east-1:5b1c2d3e-0000-4000-8000-00000000beef
+    developer_provider: login.consolegate.bench
+  signin_endpoint: $UPSTREAM/federation
+  issuer: https://consolegate.example.org/
 access:
   - role: $ROLE
-    users: [alice]
+    groups: [consolegate-bench]
+listen:
+  http: 127.0.0.1:0
+  metrics: 127.0.0.1:0
+pam:
+  service: consolegate-bench
+audit:
+  file: $WORK/audit/audit.jsonl
+lockout:
+  per_user: 100
+  per_user_in_flight: 100
+  per_address: 1000
+  per_address_in_flight: 1000
 YAML
+chown -R nobody:nogroup "$WORK/nginx"
+chown consolegate: "$WORK/audit"
+chmod 0755 "$WORK"
 
-# moto accepts any broker keys; both tools read them from the environment.
-export AWS_ENDPOINT_URL="$CONSOLEGATE_TEST_MOTO_URL" AWS_ACCESS_KEY_ID=demo-broker AWS_SECRET_ACCESS_KEY=demo-secret
-export AWS_DEFAULT_REGION=us-east-1
+# --- start ------------------------------------------------------------------------------------------------
+echo "== starting nginx (the AWS stand-in) on $UPSTREAM"
+"${RUN_AS[@]}" nginx -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx.conf" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_for_url "$UPSTREAM/healthz" || { cat "$WORK/nginx/error.log" >&2; fail "nginx did not start"; }
 
-CONSOLEGATE_CMD=("$BIN" mint --config "$CONFIG" --user alice --format json)
-BOTO3_CMD=(python3 scripts/bench_mint.py --endpoint-url "$CONSOLEGATE_TEST_MOTO_URL"
-    --federation-url "$CONSOLEGATE_TEST_FEDERATION_URL" --identity-pool-id "$POOL_ID"
-    --developer-provider "$PROVIDER" --role-arn "$ROLE" --user alice)
+echo "== starting consolegate serve"
+# unshare, sh and env each exec the next: $! is the daemon.
+unshare --mount --propagation private sh -c \
+    'for f in pam.d passwd group; do mount --bind "$0/$f" "/etc/$f" || exit 1; done; exec "$@"' "$WORK/etc" \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" \
+    AWS_ENDPOINT_URL_COGNITO_IDENTITY="$UPSTREAM/cognito-identity" AWS_ENDPOINT_URL_STS="$UPSTREAM/sts" \
+    AWS_ACCESS_KEY_ID=AKIAEXAMPLEBROKER001 AWS_SECRET_ACCESS_KEY=bench-broker-secret \
+    "$WORK/bin/consolegate" serve --config "$WORK/config.yaml" >/dev/null 2>"$WORK/daemon.log" &
+DAEMON_PID=$!
+PIDS=("$DAEMON_PID" "${PIDS[@]}")
+# Ready when both listeners have logged their ports (at most 30 s).
+API_PORT="" METRICS_PORT=""
+for _ in $(seq 300); do
+    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; fail "consolegate serve exited during start-up"; }
+    API_PORT=$(grep -v '"listener":"metrics"' "$WORK/daemon.log" | grep -o 'listening on 127\.0\.0\.1:[0-9]*' | head -1 | cut -d: -f2 || true)
+    METRICS_PORT=$(grep '"listener":"metrics"' "$WORK/daemon.log" | grep -o 'listening on 127\.0\.0\.1:[0-9]*' | head -1 | cut -d: -f2 || true)
+    [ -n "$API_PORT" ] && [ -n "$METRICS_PORT" ] && break
+    sleep 0.1
+done
+[ -n "$API_PORT" ] && [ -n "$METRICS_PORT" ] || { cat "$WORK/daemon.log" >&2; fail "consolegate serve did not say where it listens within 30 s"; }
+MONITOR_PID=$(pgrep -P "$DAEMON_PID" -x consolegate-pam || true)
+[ -n "$MONITOR_PID" ] || fail "no consolegate-pam monitor under the daemon (pid $DAEMON_PID)"
+LOGIN_URL="http://127.0.0.1:$API_PORT/api/v1/login"
 
-echo "== measuring: $WARMUPS warm-up + $RUNS measured runs per tool"
-# Arguments: RUNS WARMUPS, then per tool "LABEL OUTPUT-KIND COMMAND..." with the tools separated by ":::".
-python3 - "$RUNS" "$WARMUPS" \
-    "consolegate mint (release)" json "${CONSOLEGATE_CMD[@]}" ::: \
-    "python3 + boto3" url "${BOTO3_CMD[@]}" <<'PY'
-import http.client
-import json
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.parse
+# --- one login must give a sign-in URL --------------------------------------------------------------------
+answer=$(curl -sS --max-time 10 -H 'Content-Type: application/json' --data-binary @"$WORK/login.json" "$LOGIN_URL") || answer="(no answer)"
+if ! jq -e --arg prefix "$UPSTREAM/federation?Action=login&" --arg token "$SIGNIN_TOKEN" \
+        '(.url | startswith($prefix)) and (.url | contains("SigninToken=" + $token))' <<<"$answer" >/dev/null 2>&1; then
+    echo "answer: $answer" >&2
+    tail -n 20 "$WORK/daemon.log" "$WORK/nginx/error.log" >&2
+    fail "a login through the daemon did not return a sign-in URL"
+fi
+echo "== one login returned a sign-in URL"
 
-runs, warmups = int(sys.argv[1]), int(sys.argv[2])
-federation_url = os.environ["CONSOLEGATE_TEST_FEDERATION_URL"]
-login_prefix = federation_url + "?Action=login&"
+rss_kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }   # rss_kib PID VmRSS|RssAnon
+DAEMON_RSS=$(rss_kib "$DAEMON_PID" VmRSS) DAEMON_ANON=$(rss_kib "$DAEMON_PID" RssAnon)
+MONITOR_RSS=$(rss_kib "$MONITOR_PID" VmRSS) MONITOR_ANON=$(rss_kib "$MONITOR_PID" RssAnon)
 
-tools, group = [], []
-for arg in sys.argv[3:] + [":::"]:
-    if arg == ":::":
-        tools.append({"label": group[0], "kind": group[1], "cmd": group[2:], "samples": [], "last_url": None})
-        group = []
-    else:
-        group.append(arg)
+# utime stime cutime cstime (clock ticks) of a process; the fields after "(comm)".
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13, $14, $15 }'; }
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }   # the whole machine
 
+# One connection per login, as a CLI client makes. `Connection: close` is needed: ab speaks HTTP/1.0, and the
+# daemon (Hummingbird) keeps an HTTP/1.0 connection open without it, so ab would wait for the close.
+run_ab() {   # run_ab N OUTPUT: N logins at CONCURRENCY; fails unless every answer was a 2xx
+    ab -q -n "$1" -c "$CONCURRENCY" -s 30 -H 'Connection: close' -p "$WORK/login.json" -T application/json "$LOGIN_URL" >"$2" 2>&1 \
+        || { cat "$2" >&2; fail "ab failed"; }
+    local complete bad non2xx
+    complete=$(awk '/^Complete requests:/ { print $3 }' "$2")
+    # ab counts answers whose length differs from the first as failed; only connect/receive/exceptions count.
+    bad=$(sed -n 's/^   (Connect: \([0-9]*\), Receive: \([0-9]*\), Length: [0-9]*, Exceptions: \([0-9]*\))$/\1 \2 \3/p' "$2" | awk '{ print $1 + $2 + $3 }')
+    non2xx=$(awk '/^Non-2xx responses:/ { print $3 }' "$2")
+    [ "$complete" = "$1" ] && [ "${bad:-0}" = 0 ] && [ -z "$non2xx" ] \
+        || { cat "$2" >&2; grep -v '"outcome":"success"' "$WORK/audit/audit.jsonl" | head -n 3 >&2; fail "not every login succeeded (complete $complete of $1, non-2xx ${non2xx:-0}, errors ${bad:-0})"; }
+}
 
-def measure(cmd):
-    """Runs cmd to completion; returns (exit code, stdout, stderr, wall s, cpu s, peak RSS KiB)."""
-    # Output goes to files, not pipes, so the child never blocks on a full pipe while we sit in wait4.
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        # wait4, not Popen.wait: its rusage covers this child alone, not every child we ever reaped.
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped; keep Popen from waiting again
-        out.seek(0)
-        err.seek(0)
-        return (proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+echo "== warm-up: $WARMUP logins, $CONCURRENCY at a time"
+run_ab "$WARMUP" "$WORK/ab-warmup.txt"
 
+echo "== measuring: $LOGINS logins, $CONCURRENCY at a time"
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" -x nginx | head -1)
+read -r d_ut d_st _ _ < <(cpu_ticks "$DAEMON_PID")
+read -r m_ut m_st m_cut m_cst < <(cpu_ticks "$MONITOR_PID")
+read -r n_ut n_st _ _ < <(cpu_ticks "$NGINX_WORKER")
+busy=$(busy_ticks)
+TIMEFORMAT='%U %S'
+{ time run_ab "$LOGINS" "$WORK/ab.txt" 2>&3; } 3>&2 2>"$WORK/ab-cpu.txt"   # ab's own CPU, for context
+read -r d_ut2 d_st2 _ _ < <(cpu_ticks "$DAEMON_PID")
+read -r m_ut2 m_st2 m_cut2 m_cst2 < <(cpu_ticks "$MONITOR_PID")
+read -r n_ut2 n_st2 _ _ < <(cpu_ticks "$NGINX_WORKER")
+busy2=$(busy_ticks)
 
-def fail(tool, why, stdout="", stderr=""):
-    sys.stderr.write(f"bench: {tool['label']}: {why}\n  command: {' '.join(tool['cmd'])}\n")
-    sys.stderr.write(f"  stdout: {stdout.strip()!r}\n  stderr: {stderr.strip()!r}\n")
-    sys.exit(1)
+# The daemon's own count of successful logins must match: one check login, the warm-up and the run.
+expected=$((1 + WARMUP + LOGINS))
+successes=$(curl -sS --max-time 10 "http://127.0.0.1:$METRICS_PORT/metrics" \
+    | awk '/^consolegate_logins_total\{/ && /outcome="success"/ { sum += $NF } END { print sum + 0 }')
+[ "$successes" = "$expected" ] || fail "the daemon counted $successes successful logins, not $expected"
 
+# --- report -----------------------------------------------------------------------------------------------
+HZ=$(getconf CLK_TCK)
+per_login() { awk -v t="$1" -v hz="$HZ" -v n="$LOGINS" 'BEGIN { printf "%.3f", t * 1000 / hz / n }'; }
+daemon_ms=$(per_login $((d_ut2 + d_st2 - d_ut - d_st)))
+monitor_ms=$(per_login $((m_ut2 + m_st2 - m_ut - m_st)))
+worker_ms=$(per_login $((m_cut2 + m_cst2 - m_cut - m_cst)))
+pam_ms=$(awk -v a="$monitor_ms" -v b="$worker_ms" 'BEGIN { printf "%.3f", a + b }')
+total_ms=$(awk -v a="$daemon_ms" -v b="$pam_ms" 'BEGIN { printf "%.3f", a + b }')
+nginx_ms=$(per_login $((n_ut2 + n_st2 - n_ut - n_st)))
+ab_ms=$(awk -v n="$LOGINS" '{ printf "%.3f", ($1 + $2) * 1000 / n }' "$WORK/ab-cpu.txt")
+rps=$(awk '/^Requests per second:/ { printf "%.0f", $4 }' "$WORK/ab.txt")
+p50=$(awk '$1 == "50%" { print $2 }' "$WORK/ab.txt")
+p99=$(awk '$1 == "99%" { print $2 }' "$WORK/ab.txt")
+# What the rest of the machine used meanwhile (other users' builds make every number worse).
+elapsed=$(awk '/^Time taken for tests:/ { print $5 }' "$WORK/ab.txt")
+others=$(awk -v b="$((busy2 - busy))" -v ours="$((d_ut2 + d_st2 - d_ut - d_st + m_ut2 + m_st2 - m_ut - m_st + m_cut2 + m_cst2 - m_cut - m_cst + n_ut2 + n_st2 - n_ut - n_st))" \
+    -v ab="$(awk '{ print $1 + $2 }' "$WORK/ab-cpu.txt")" -v hz="$HZ" -v t="$elapsed" -v cores="$(nproc)" \
+    'BEGIN { o = (b - ours - ab * hz) / (t * hz * cores) * 100; printf "%.0f", (o < 0 ? 0 : o) }')
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-def url_from(tool, stdout):
-    if tool["kind"] == "json":
-        try:
-            return json.loads(stdout)["url"]
-        except (ValueError, KeyError, TypeError):
-            return None
-    return stdout.strip()
-
-
-# Rounds interleave the tools so that drift (moto's state growing, other load) touches both alike.
-for round_no in range(warmups + runs):
-    for tool in tools:
-        code, stdout, stderr, wall, cpu, rss = measure(tool["cmd"])
-        if code != 0:
-            fail(tool, f"run {round_no + 1} exited {code}", stdout, stderr)
-        url = url_from(tool, stdout)
-        if not url or not url.startswith(login_prefix) or "SigninToken=" not in url:
-            fail(tool, f"run {round_no + 1} printed no sign-in URL", stdout, stderr)
-        tool["last_url"] = url
-        if round_no >= warmups:
-            tool["samples"].append((wall, cpu, rss))
-
-# Redeem each tool's last URL once (untimed): both flows must yield a working sign-in for alice's role.
-for tool in tools:
-    target = urllib.parse.urlsplit(tool["last_url"])
-    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-    conn.request("GET", f"{target.path}?{target.query}")
-    response = conn.getresponse()
-    principal = response.getheader("X-Standin-Principal", "")
-    conn.close()
-    if response.status != 302 or not principal.endswith("/alice"):
-        fail(tool, f"its URL did not sign in alice (HTTP {response.status}, principal {principal!r})")
-
-# The spawning process's resident pages count towards a child's ru_maxrss (exec keeps the pre-exec peak),
-# so a peak at or below this floor says only "at most the floor". Measured last, when the harness is largest.
-floor_kib = measure(["/bin/true"])[5]
-
-header = ("tool", "runs", "median wall ms", "median CPU ms", "peak RSS MiB")
-rows = [header]
-for tool in tools:
-    walls, cpus, rsss = zip(*tool["samples"])
-    peak = max(rsss)
-    rows.append((tool["label"], str(len(walls)), f"{statistics.median(walls) * 1000:.1f}",
-                 f"{statistics.median(cpus) * 1000:.1f}",
-                 f"{peak / 1024:.1f}" + (" (floor)" if peak <= floor_kib else "")))
-widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-for n, row in enumerate(rows):
-    cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
-    print(" | ".join(cells).rstrip())
-    if n == 0:
-        print("-+-".join("-" * width for width in widths))
-print(f"\nCPU = user + sys of the process itself; peaks above {floor_kib / 1024:.1f} MiB (the floor\n"
-      "a /bin/true reads, inherited from the spawning process) are the tool's own.")
-print("Every run exited 0 and printed a sign-in URL; each tool's last URL signed alice in at the stand-in.")
-PY
+row() {   # row LABEL VALUE UNIT [<=|>= TARGET]
+    local verdict=""
+    if [ -n "${4:-}" ]; then
+        if awk -v v="$2" -v t="$5" -v op="$4" 'BEGIN { exit !(op == "<=" ? v <= t : v >= t) }'; then verdict="ok"; else verdict="MISSED"; fi
+    fi
+    printf '%-42s %10s %-9s %-12s %s\n' "$1" "$2" "$3" "${4:+$4 $5}" "$verdict"
+}
+echo
+printf '%-42s %10s %-9s %-12s %s\n' "measure" "value" "unit" "target" ""
+printf '%.0s-' {1..82}; echo
+row "CPU per login: daemon" "$daemon_ms" "ms"
+row "CPU per login: PAM monitor" "$monitor_ms" "ms"
+row "CPU per login: PAM workers" "$worker_ms" "ms" "<=" 1
+row "CPU per login: gateway total" "$total_ms" "ms" "<=" 4
+row "logins per second ($CONCURRENCY clients)" "$rps" "/s" ">=" 400
+row "latency p50" "$p50" "ms"
+row "latency p99" "$p99" "ms"
+row "idle RSS: daemon" "$(mib "$DAEMON_RSS")" "MiB" "<=" 25
+row "  of which anonymous (not file-backed)" "$(mib "$DAEMON_ANON")" "MiB"
+row "idle RSS: PAM monitor" "$(mib "$MONITOR_RSS")" "MiB" "<=" 4
+row "  of which anonymous (not file-backed)" "$(mib "$MONITOR_ANON")" "MiB"
+echo
+echo "$LOGINS logins after $WARMUP warm-up, $CONCURRENCY concurrent, one connection each; all answered 200 and the"
+echo "daemon counted them as successes. CPU from /proc/PID/stat (${HZ} Hz ticks): gateway total = daemon + monitor"
+echo "+ workers (the monitor's reaped children). Idle RSS after start-up and one login. Also per login: ab ${ab_ms} ms,"
+echo "nginx ${nginx_ms} ms. Other processes used ${others}% of this $(nproc)-core machine during the run (0 = it was idle)."

@@ -1,5 +1,5 @@
 /// Percent-encoding as SigV4 defines it (RFC 3986 unreserved characters pass; everything else is %XX, upper case).
-enum URIEncoding {
+public enum URIEncoding {
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     static func isUnreserved(_ byte: UInt8) -> Bool {
@@ -13,7 +13,7 @@ enum URIEncoding {
         }
     }
 
-    static func encode(_ string: String, keepSlash: Bool = false) -> String {
+    public static func encode(_ string: String, keepSlash: Bool = false) -> String {
         var out = [UInt8]()
         out.reserveCapacity(string.utf8.count)
         for byte in string.utf8 {

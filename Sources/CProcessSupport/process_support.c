@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -119,6 +120,13 @@ int consolegate_no_new_privs_all_threads(void) {
     long result = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &program);
     if (result > 0) { errno = EAGAIN; return -1; }  /* the id of a thread that could not be synchronised */
     return (int)result;
+}
+
+int consolegate_set_filesystem_ids(unsigned int uid, unsigned int gid) {
+    setfsgid(gid);
+    setfsuid(uid);
+    /* Each call returns the previous id; asking again with an invalid id reads the current one. */
+    return (unsigned int)setfsuid((uid_t)-1) == uid && (unsigned int)setfsgid((gid_t)-1) == gid ? 0 : -1;
 }
 
 int consolegate_can_regain_root(void) {

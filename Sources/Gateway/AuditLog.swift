@@ -1,4 +1,5 @@
 import Foundation
+import CProcessSupport
 import GatewayConfig
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,7 @@ public struct AuditUnavailable: Error, CustomStringConvertible {
 /// Appends audit records to a file, each written and flushed to disk before `record` returns.
 public actor AuditLog {
     private let path: String
-    /// The service user `serve` becomes: it owns the audit directory and the file, so it can reopen after rotation.
+    /// The service user `serve` becomes: it owns the audit directory and the file, and reopens after rotation.
     private let owner: ServiceAccount?
     private var descriptor: Int32 = -1
     private let encoder: JSONEncoder = {
@@ -75,14 +76,29 @@ public actor AuditLog {
     /// Opens (creating it 0600 if needed) so that a bad path is found at start, not at the first login. The
     /// directory must be trustworthy and the file must not be a symlink: otherwise whoever can write there
     /// could point the daemon's appends (with user names they chose) at any file. Both are checked on the
-    /// opened descriptors (`fstat`), so nothing can be swapped in between the check and the use.
+    /// opened descriptors (`fstat`), so nothing can be swapped in between the check and the use. Root opens it
+    /// as the service user (the file-system ids of this thread only), as that user will after rotation: the
+    /// directory is theirs, and root needs no `CAP_DAC_OVERRIDE` to enter it.
     public func open() throws {
         guard descriptor < 0 else { return }
+        if let owner, geteuid() == 0 {
+            // No suspension point below, so this thread runs the whole open.
+            guard consolegate_set_filesystem_ids(owner.uid, owner.gid) == 0 else {
+                throw AuditUnavailable(description: "cannot open the audit log \(path) as \(owner.name): setfsuid failed")
+            }
+            defer { _ = consolegate_set_filesystem_ids(0, 0) }
+            try openAsThisThread()
+        } else {
+            try openAsThisThread()
+        }
+    }
+
+    private func openAsThisThread() throws {
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let directoryFD = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard directoryFD >= 0 else {
-            throw AuditUnavailable(description: "cannot open the audit directory \(directory): \(String(cString: strerror(errno)))")
+            throw AuditUnavailable(description: "cannot open the audit directory \(directory)\(asOwner): \(String(cString: strerror(errno)))")
         }
         defer { close(directoryFD) }
         if let problem = FileSafety.problem(descriptor: directoryFD, path: directory, kind: .directory, alsoOwnedBy: owner?.uid) {
@@ -90,19 +106,22 @@ public actor AuditLog {
         }
         let opened = openat(directoryFD, name, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard opened >= 0 else {
-            let reason = errno == ELOOP ? "it is a symlink; refusing to follow it (remove it, and let consolegate create the file)" : String(cString: strerror(errno))
+            let error = errno
+            let reason = switch (error, owner) {
+            case (ELOOP, _): "it is a symlink; refusing to follow it (remove it, and let consolegate create the file)"
+            case (EACCES, let owner?): "\(String(cString: strerror(error))) for \(owner.name) (chown \(owner.name): \(path))"
+            default: String(cString: strerror(error))
+            }
             throw AuditUnavailable(description: "cannot open the audit log \(path): \(reason)")
         }
         if let problem = FileSafety.problem(descriptor: opened, path: path, kind: .appendOnlyFile, alsoOwnedBy: owner?.uid) {
             close(opened)
             throw AuditUnavailable(description: problem.description)
         }
-        if let owner, geteuid() == 0, fchown(opened, owner.uid, owner.gid) != 0 {
-            close(opened)
-            throw AuditUnavailable(description: "cannot give the audit log \(path) to \(owner.name): \(String(cString: strerror(errno)))")
-        }
         descriptor = opened
     }
+
+    private var asOwner: String { owner.map { " as \($0.name)" } ?? "" }
 
     /// Whether the path still leads to the open file: run as the service user after the drop, so a path it
     /// cannot reach stops the daemon at start rather than failing every login.

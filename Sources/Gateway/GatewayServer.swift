@@ -116,14 +116,21 @@ public enum GatewayServer {
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // The daemon cannot start a root process again once it runs unprivileged: a monitor that dies takes the
         // daemon with it. Logins in flight fail closed (503, audited); then systemd restarts the service.
-        let monitorExit = Mutex<Int32?>(nil)
+        // Once the daemon is past its own shutdown, the monitor ending (its control socket closed) is expected.
+        let ending = Mutex<(daemonDone: Bool, monitorExit: Int32?)>((false, nil))
         authenticator.monitor.onExit { status in
-            monitorExit.withLock { $0 = status }
+            let unexpected = ending.withLock { state in
+                if !state.daemonDone { state.monitorExit = status }
+                return !state.daemonDone
+            }
+            guard unexpected else { return }
             logger.critical("the PAM monitor exited; shutting down", metadata: ["wait_status": "\(status)"])
             Task { await group.triggerGracefulShutdown() }
         }
+        // The monitor's control socket stays open (and the monitor running) until the listeners have stopped.
         try await group.run()
-        if let status = monitorExit.withLock({ $0 }) {
+        extendLifetime(authenticator)
+        if let status = ending.withLock({ state in state.daemonDone = true; return state.monitorExit }) {
             throw MonitorExited(waitStatus: status)
         }
     }

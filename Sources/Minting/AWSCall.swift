@@ -104,9 +104,8 @@ enum FormEncoding {
         parameters.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
     }
 
+    /// RFC 3986: the unreserved characters pass, every other byte is %XX, as SigV4 encodes.
     static func escape(_ value: String) -> String {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
-        allowed.insert(charactersIn: "-._~")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+        URIEncoding.encode(value)
     }
 }

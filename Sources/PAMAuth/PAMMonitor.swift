@@ -24,11 +24,14 @@ public final class PAMMonitor: Sendable {
         public var description: String
     }
 
-    /// Where the monitor binary is: beside the running binary (`consolegate` and `consolegate-pam` are
-    /// built and installed together), unless told otherwise.
+    /// Where the monitor binary is: beside the running binary (a build, or /usr/local/bin), or, as the Debian
+    /// package installs it, in ../libexec/consolegate (not a command for people to run).
     public static var defaultExecutable: String {
         let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return ((own as NSString).deletingLastPathComponent as NSString).appendingPathComponent("consolegate-pam")
+        let directory = (own as NSString).deletingLastPathComponent as NSString
+        let beside = directory.appendingPathComponent("consolegate-pam")
+        let libexec = ((directory.deletingLastPathComponent as NSString).appendingPathComponent("libexec/consolegate") as NSString).appendingPathComponent("consolegate-pam")
+        return access(beside, X_OK) != 0 && access(libexec, X_OK) == 0 ? libexec : beside
     }
 
     public init(executable: String = PAMMonitor.defaultExecutable, service: String, timeout: Duration, maxConcurrent: Int,

@@ -31,7 +31,7 @@ enum Worker {
         Transaction.channel = channel
         let result = Transaction.run(request)
         // Nothing a module started outlives the transaction.
-        ProcessTree.killDescendants(of: getpid())
+        ProcessTree.killOwnDescendants()
         guard (try? channel.send(.result, result.encoded)) != nil else { return 3 }
         return 0
     }

@@ -2,9 +2,13 @@ import ArgumentParser
 import Foundation
 
 struct ConsoleGate: AsyncParsableCommand {
+    /// The release; scripts/package-deb.sh names the package after it (`consolegate --version`).
+    static let version = "0.9.0"
+
     static let configuration = CommandConfiguration(
         commandName: "consolegate",
         abstract: "Sign people with a Linux or LDAP login in to the AWS Management Console.",
+        version: version,
         subcommands: [ServeCommand.self, URLCommand.self, LoginCommand.self, UnlockCommand.self, MintCommand.self, AuthenticateCommand.self, CheckConfigCommand.self]
     )
 

@@ -50,6 +50,10 @@ int consolegate_become_user(unsigned int uid, unsigned int gid);
    with SECCOMP_FILTER_FLAG_TSYNC copies it to the others. 0 on success, else -1 with errno. */
 int consolegate_no_new_privs_all_threads(void);
 
+/* This thread's file-system uid and gid (setfsuid/setfsgid): files are opened and created as that user.
+   Returns 0 if both now hold those ids, else -1. */
+int consolegate_set_filesystem_ids(unsigned int uid, unsigned int gid);
+
 /* 1 if this thread could become uid 0 or gid 0 again (raw syscalls, this thread only), else 0. */
 int consolegate_can_regain_root(void);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The `consolegate mint` cognito-developer flow written with boto3, as a baseline for scripts/bench.sh.
+"""The `consolegate mint` cognito-developer flow written with boto3, as a baseline for scripts/bench/mint.sh.
 
     bench_mint.py --endpoint-url URL --federation-url URL --identity-pool-id ID \
                   --developer-provider NAME --role-arn ARN --user NAME [--region R] [--issuer URL]
