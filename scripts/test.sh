@@ -43,7 +43,7 @@ if [ "$(id -u)" = 0 ]; then
     Tests/Gateway/sshd_test.sh
     echo "== the Debian package: lintian, then install, use and purge under a booted systemd (systemd-nspawn)"
     scripts/package-deb.sh .build-deb
-    Tests/Package/systemd_test.sh .build-deb/consolegate_*.deb
+    Tests/System/systemd_test.sh .build-deb/consolegate_*.deb
 else
     echo "== the LDAP, sshd and package tests need root (system users, nslcd, /etc/pam.d, systemd-nspawn); CI runs them as root" >&2
 fi

@@ -6,7 +6,7 @@
 # drop, `systemd-analyze security`, a `kill -9` that systemd recovers from, a clean stop, and `apt purge`
 # leaving nothing behind but the logs.
 #
-# Usage: Tests/Package/systemd_test.sh PATH/consolegate_VERSION_ARCH.deb (scripts/package-deb.sh makes it).
+# Usage: Tests/System/systemd_test.sh PATH/consolegate_VERSION_ARCH.deb (scripts/package-deb.sh makes it).
 # Runs as root (CI: from scripts/test.sh); installs debootstrap, systemd-container and lintian if missing.
 # Reuses the stand-ins when CONSOLEGATE_TEST_* are exported, otherwise starts its own.
 set -euo pipefail
@@ -105,6 +105,13 @@ else
     abort "apt install the package" "$out"
 fi
 VERSION=$(dpkg-deb -f "$DEB" Version)
+# No Swift toolchain in the tree: the package's binaries must stand on Debian's own libraries.
+libraries=$(inside ldd /usr/bin/consolegate /usr/libexec/consolegate/consolegate-pam 2>&1)
+if [[ ! -e "$ROOT/opt/swift" ]] && ! grep -qE 'not found|swift' <<<"$libraries"; then
+    pass "the binaries need no Swift toolchain (no /opt/swift; ldd finds only Debian's libraries)"
+else
+    fail "the binaries need more than Debian's libraries" "$libraries"
+fi
 out=$(inside consolegate --version 2>&1)
 [[ "$out" == "$VERSION" ]] && pass "consolegate --version: $out" || fail "consolegate --version gave '$out', not $VERSION"
 if inside man -P cat consolegate-serve 2>/dev/null | grep -q "consolegate serve"; then
