@@ -53,9 +53,9 @@ extension GatewayRoutes {
         switch await service.webLogin(attempt) {
         case .success(.granted(let grant)):
             return redirect(to: grant, user: user)
-        case .success(.chooseRole(let roles)):
-            let pending = await pendingRoleChoices.add(user: user, csrf: csrf, client: client)
-            return html(.ok, WebPages.chooseRole(roles: roles, pending: pending, csrf: csrf, logoutFirst: logoutFirst))
+        case .success(.chooseRole(let authenticated)):
+            let pending = await pendingRoleChoices.add(user: authenticated, csrf: csrf, client: client)
+            return html(.ok, WebPages.chooseRole(roles: authenticated.roles, pending: pending, csrf: csrf, logoutFirst: logoutFirst))
         case .failure(let failure):
             return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
         }
@@ -71,16 +71,16 @@ extension GatewayRoutes {
         defer { fields.wipe() }
         let client = client(request, context)
         guard let token = try? fields.text("pending"), let role = try? fields.text("role"),
-              let user = await pendingRoleChoices.take(token, csrf: csrf, client: client)
+              let authenticated = await pendingRoleChoices.take(token, csrf: csrf, client: client)
         else {
             return html(.forbidden, WebPages.message(title: "Sign in again — AWS console sign-in", text: "This choice has expired. Sign in again."))
         }
         let logoutFirst = (try? fields.flag("logout_first")) == true
-        let attempt = LoginAttempt(user: user, secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id,
-                                   isClientConnected: Self.connected(context))
-        switch await service.chosenRole(attempt) {
-        case .success(let grant): return redirect(to: grant, user: user)
-        case .failure(let failure): return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
+        let attempt = LoginAttempt(user: authenticated.name, secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client,
+                                   requestId: context.id, isClientConnected: Self.connected(context))
+        switch await service.chosenRole(for: authenticated, attempt) {
+        case .success(let grant): return redirect(to: grant, user: authenticated.name)
+        case .failure(let failure): return webFailure(failure, csrf: csrf, user: authenticated.name, logoutFirst: logoutFirst)
         }
     }
 

@@ -42,6 +42,21 @@ public enum LoginFailure: Error, Sendable, Equatable {
     case pamUnavailable
 }
 
+/// Someone this gateway has just authenticated: PAM said yes to their secrets, or, on the socket, the kernel
+/// named the caller and PAM's account check passed. Only `LoginService` makes one (the initializer is
+/// private to its file), so nothing can be authorized or minted for a name that merely arrived in a request.
+public struct AuthenticatedUser: Sendable {
+    public let name: String
+    /// The access rules that name them or their groups, looked up before PAM ran; never empty.
+    let rules: [AccessRule]
+    public var roles: [String] { rules.map(\.role) }
+
+    fileprivate init(name: String, rules: [AccessRule]) {
+        self.name = name
+        self.rules = rules
+    }
+}
+
 /// A login as the front ends hand it over.
 public struct LoginAttempt: Sendable {
     public var user: String
@@ -120,32 +135,34 @@ public struct LoginService: Sendable {
 
     /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        await afterAuthentication(attempt) { rules in await grantRole(attempt, rules: rules) }
+        await afterAuthentication(attempt) { user in await grantRole(to: user, attempt) }
     }
 
-    /// What the web form gets: a grant, or, for a user with several roles who named none, the roles to pick from.
+    /// What the web form gets: a grant, or, for a user with several roles who named none, the proof of
+    /// authentication to keep while they pick one.
     public enum WebStep: Sendable {
         case granted(Grant)
-        case chooseRole([String])
+        case chooseRole(AuthenticatedUser)
     }
 
     /// A login through the web form: like `login`, but a user with several roles chooses one first.
     public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
-        await afterAuthentication(attempt) { rules in
-            if attempt.role == nil, rules.count > 1 { return .success(.chooseRole(rules.map(\.role))) }
-            return await grantRole(attempt, rules: rules).map(WebStep.granted)
+        await afterAuthentication(attempt) { user in
+            if attempt.role == nil, user.rules.count > 1 { return .success(.chooseRole(user)) }
+            return await grantRole(to: user, attempt).map(WebStep.granted)
         }
     }
 
-    /// The second step of a web login: the user authenticated moments ago (the caller holds proof of it)
-    /// and has now picked `attempt.role`.
-    public func chosenRole(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        await grantRole(attempt, rules: policy.rules(for: attempt.user))
+    /// The second step of a web login: `user` authenticated moments ago and has now picked `attempt.role`.
+    public func chosenRole(for user: AuthenticatedUser, _ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
+        var attempt = attempt
+        attempt.user = user.name
+        return await grantRole(to: user, attempt)
     }
 
     /// Authorize among the user's rules (looked up once per login), then mint.
-    private func grantRole(_ attempt: LoginAttempt, rules: [AccessRule]) async -> Result<Grant, LoginFailure> {
-        switch await authorize(attempt, rules: rules) {
+    private func grantRole(to user: AuthenticatedUser, _ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
+        switch await authorize(attempt, rules: user.rules) {
         case .failure(let failure): return .failure(failure)
         case .success(let rule): return await grant(attempt, rule: rule)
         }
@@ -153,10 +170,9 @@ public struct LoginService: Sendable {
 
     /// The roles a user may take, after the same authentication and lockout as a login.
     public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
-        await afterAuthentication(attempt) { rules in
-            let roles = rules.map(\.role)
-            try? await writeAudit(attempt, outcome: roles.isEmpty ? .noRole : .success, detail: "listed roles")
-            return .success(roles)
+        await afterAuthentication(attempt) { user in
+            try? await writeAudit(attempt, outcome: .success, detail: "listed roles")
+            return .success(user.roles)
         }
     }
 
@@ -184,19 +200,19 @@ public struct LoginService: Sendable {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
-        return await grantRole(attempt, rules: rules)
+        return await grantRole(to: AuthenticatedUser(name: user, rules: rules), attempt)
     }
 
     // MARK: - Steps
 
     /// Authentication (with lockout), then `next`. Every failure of either answers no sooner than the floor,
     /// so timing does not tell a real name from another.
-    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ next: ([AccessRule]) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
+    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ next: (AuthenticatedUser) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         let started = ContinuousClock.now
         let result: Result<T, LoginFailure>
         switch await authenticate(attempt) {
         case .failure(let failure): result = .failure(failure)
-        case .success(let rules): result = await next(rules)
+        case .success(let user): result = await next(user)
         }
         if case .failure = result {
             try? await Task.sleep(until: started + failureFloor)
@@ -207,8 +223,8 @@ public struct LoginService: Sendable {
     /// Who may use the gateway is decided before PAM runs: a name that no access rule names (root, service
     /// accounts) spends a guess like any other and fails alike, so the gateway is no password oracle for the
     /// host's accounts. The lockout admits the attempt first, atomically.
-    /// The user's access rules (never empty) once authenticated, looked up once for the whole login.
-    private func authenticate(_ attempt: LoginAttempt) async -> Result<[AccessRule], LoginFailure> {
+    /// The user with their access rules (never empty), looked up once for the whole login.
+    private func authenticate(_ attempt: LoginAttempt) async -> Result<AuthenticatedUser, LoginFailure> {
         guard Self.isAcceptableUserName(attempt.user) else {
             try? await writeAudit(attempt, outcome: .invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
             return .failure(.authenticationFailed)
@@ -246,7 +262,7 @@ public struct LoginService: Sendable {
             try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
-        return .success(rules)
+        return .success(AuthenticatedUser(name: attempt.user, rules: rules))
     }
 
     private func finish(_ ticket: LockoutTracker.Ticket, succeeded: Bool) async {

@@ -5,7 +5,7 @@ import Foundation
 /// one-time code could not be used twice anyway).
 actor PendingRoleChoices {
     struct Pending {
-        var user: String
+        var user: AuthenticatedUser
         var csrf: String
         var client: String
         var expires: ContinuousClock.Instant
@@ -14,7 +14,7 @@ actor PendingRoleChoices {
     static let lifetime: Duration = .seconds(120)
     private var pending: [String: Pending] = [:]
 
-    func add(user: String, csrf: String, client: String) -> String {
+    func add(user: AuthenticatedUser, csrf: String, client: String) -> String {
         let now = ContinuousClock.now
         pending = pending.filter { $0.value.expires > now }
         let token = RandomToken.make()
@@ -23,7 +23,7 @@ actor PendingRoleChoices {
     }
 
     /// The user the token was issued to, if it is valid for this browser and address; the token is spent.
-    func take(_ token: String, csrf: String, client: String) -> String? {
+    func take(_ token: String, csrf: String, client: String) -> AuthenticatedUser? {
         guard let entry = pending.removeValue(forKey: token), entry.expires > .now,
               RandomToken.equal(entry.csrf, csrf), entry.client == client else { return nil }
         return entry.user

@@ -108,6 +108,22 @@ import Testing
         }
     }
 
+    /// The second step takes an `AuthenticatedUser` that only a first step can leave behind: a made-up or
+    /// absent pending value, even with a valid CSRF pair, mints nothing.
+    @Test func theRoleStepCannotMintWithoutAPendingAuthentication() async throws {
+        let harness = H()
+        try await harness.application().test(.live) { client in
+            let session = try await open(client)
+            let role = H.admin.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            for pending in ["", "pending=\(String(repeating: "A", count: 43))&"] {
+                let refused = try await post(client, "/login/role", session, "csrf=\(session.csrf)&\(pending)role=\(role)")
+                #expect(refused.status == .forbidden)
+            }
+        }
+        #expect(harness.minter.mints.withLock { $0 } == 0)
+        #expect(harness.auditLines.isEmpty)
+    }
+
     @Test func infoTellsClientsWhatToAskFor() async throws {
         try await H().application().test(.live) { client in
             try await client.execute(uri: "/api/v1/info", method: .get) { response in
