@@ -236,10 +236,9 @@ MONITOR_RSS=$(rss_kib "$MONITOR_PID" VmRSS) MONITOR_ANON=$(rss_kib "$MONITOR_PID
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13, $14, $15 }'; }
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }   # the whole machine
 
-# One connection per login, as a CLI client makes. `Connection: close` is needed: ab speaks HTTP/1.0, and the
-# daemon (Hummingbird) keeps an HTTP/1.0 connection open without it, so ab would wait for the close.
+# One connection per login, as a CLI client makes (ab speaks HTTP/1.0 without keep-alive).
 run_ab() {   # run_ab N OUTPUT: N logins at CONCURRENCY; fails unless every answer was a 2xx
-    ab -q -n "$1" -c "$CONCURRENCY" -s 30 -H 'Connection: close' -p "$WORK/login.json" -T application/json "$LOGIN_URL" >"$2" 2>&1 \
+    ab -q -n "$1" -c "$CONCURRENCY" -s 30 -p "$WORK/login.json" -T application/json "$LOGIN_URL" >"$2" 2>&1 \
         || { cat "$2" >&2; fail "ab failed"; }
     local complete bad non2xx
     complete=$(awk '/^Complete requests:/ { print $3 }' "$2")

@@ -2,6 +2,8 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import NIOPosix
 import NIOSSL
 import Synchronization
@@ -55,7 +57,11 @@ struct GatedChannel<Base: ServerChildChannel>: ServerChildChannel {
     let gate: ConnectionGate
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        gate.opened(on: channel.eventLoop).flatMap { base.setup(channel: channel, logger: logger) }
+        gate.opened(on: channel.eventLoop).flatMap { base.setup(channel: channel, logger: logger) }.flatMapThrowing { value in
+            let codec = try channel.pipeline.syncOperations.handler(type: HTTP1ToHTTPServerCodec.self)
+            try channel.pipeline.syncOperations.addHandler(HTTP10ConnectionClose(), position: .before(codec))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {
@@ -71,5 +77,23 @@ extension HTTPServerBuilder {
             guard let tls else { return GatedChannel(base: http1, gate: gate) }
             return GatedChannel(base: try TLSChannel(http1, tlsConfiguration: tls), gate: gate)
         }
+    }
+}
+
+/// HTTP/1.0 closes the connection after each answer unless the client asked to keep it alive. Hummingbird
+/// closes only on an explicit `Connection: close` (the HTTP version is gone once the head becomes an HTTP
+/// type), so an HTTP/1.0 client waiting for the close (ab, old health checkers) would wait for `idle_timeout`.
+/// This makes the close explicit for such requests, before the conversion.
+final class HTTP10ConnectionClose: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(var head) = unwrapInboundIn(data), head.version == .http1_0, !head.isKeepAlive else {
+            context.fireChannelRead(data)
+            return
+        }
+        head.headers.replaceOrAdd(name: "connection", value: "close")
+        context.fireChannelRead(wrapInboundOut(.head(head)))
     }
 }

@@ -109,6 +109,19 @@ def main(r) -> None:
             r.check("idle connection closed after idle_timeout (3s)", closed is not None and 2 <= closed < 6, f"{closed}")
             sock.close()
 
+        with r.section("HTTP/1.0: closed after the answer unless the client asked for keep-alive"):
+            sock = connect(gw.port, "127.0.0.4")
+            sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+            closed = closed_within(sock, 2)
+            r.check("HTTP/1.0 without keep-alive: closed at once, not after idle_timeout", closed is not None and closed < 1, f"{closed}")
+            sock.close()
+            sock = connect(gw.port, "127.0.0.4")
+            sock.sendall(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            answer = sock.recv(4096)
+            r.check("HTTP/1.0 with keep-alive: answered and kept open", answer.startswith(b"HTTP/1.1 200") and closed_within(sock, 1) is None,
+                    repr(answer[:40]))
+            sock.close()
+
     with Gateway([alice], rules) as gw:
         pid = gw.process.pid
         with r.section(f"{HOSTILE} hostile connections with partial headers (default limits)"):
