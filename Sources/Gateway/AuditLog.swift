@@ -29,6 +29,9 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         /// `consolegate unlock` by an operator, and a refused try at it.
         case unlocked
         case unlockRefused = "unlock_refused"
+        /// Written before AWS is asked (request id, user, role); the attempt's outcome follows with the same
+        /// request id. An AWS session without a gateway record cannot exist.
+        case minting
     }
 
     public var time: String

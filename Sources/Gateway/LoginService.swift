@@ -135,7 +135,9 @@ public struct LoginService: Sendable {
 
     /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        await afterAuthentication(attempt) { user in await grantRole(to: user, attempt) }
+        await audited(attempt) { scope in
+            await afterAuthentication(attempt, &scope) { user, scope in await grantRole(to: user, attempt, &scope) }
+        }
     }
 
     /// What the web form gets: a grant, or, for a user with several roles who named none, the proof of
@@ -147,9 +149,14 @@ public struct LoginService: Sendable {
 
     /// A login through the web form: like `login`, but a user with several roles chooses one first.
     public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
-        await afterAuthentication(attempt) { user in
-            if attempt.role == nil, user.rules.count > 1 { return .success(.chooseRole(user)) }
-            return await grantRole(to: user, attempt).map(WebStep.granted)
+        await audited(attempt) { scope in
+            await afterAuthentication(attempt, &scope) { user, scope in
+                if attempt.role == nil, user.rules.count > 1 {
+                    scope.record(.success, detail: "authenticated; choosing among \(user.rules.count) roles")
+                    return .success(.chooseRole(user))
+                }
+                return await grantRole(to: user, attempt, &scope).map(WebStep.granted)
+            }
         }
     }
 
@@ -157,22 +164,24 @@ public struct LoginService: Sendable {
     public func chosenRole(for user: AuthenticatedUser, _ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
         var attempt = attempt
         attempt.user = user.name
-        return await grantRole(to: user, attempt)
+        return await audited(attempt) { scope in await grantRole(to: user, attempt, &scope) }
     }
 
     /// Authorize among the user's rules (looked up once per login), then mint.
-    private func grantRole(to user: AuthenticatedUser, _ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        switch await authorize(attempt, rules: user.rules) {
+    private func grantRole(to user: AuthenticatedUser, _ attempt: LoginAttempt, _ scope: inout AuditScope) async -> Result<Grant, LoginFailure> {
+        switch authorize(attempt, rules: user.rules, &scope) {
         case .failure(let failure): return .failure(failure)
-        case .success(let rule): return await grant(attempt, rule: rule)
+        case .success(let rule): return await grant(attempt, rule: rule, &scope)
         }
     }
 
     /// The roles a user may take, after the same authentication and lockout as a login.
     public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
-        await afterAuthentication(attempt) { user in
-            try? await writeAudit(attempt, outcome: .success, detail: "listed roles")
-            return .success(user.roles)
+        await audited(attempt) { scope in
+            await afterAuthentication(attempt, &scope) { user, scope in
+                scope.record(.success, detail: "listed roles")
+                return .success(user.roles)
+            }
         }
     }
 
@@ -186,33 +195,36 @@ public struct LoginService: Sendable {
         }
         let attempt = LoginAttempt(user: user, secrets: [], role: role, destination: destination, wantsCredentials: wantsCredentials,
                                    frontEnd: .socket, client: "uid:\(uid)", requestId: requestId, isClientConnected: isClientConnected)
-        let rules = policy.rules(for: user)
-        guard !rules.isEmpty else {
-            try? await writeAudit(attempt, outcome: .noRole, detail: "no access rule names this user or their groups; PAM not run")
-            return .failure(.noRole)
+        return await audited(attempt) { scope in
+            let rules = policy.rules(for: user)
+            guard !rules.isEmpty else {
+                scope.record(.noRole, detail: "no access rule names this user or their groups; PAM not run")
+                return .failure(.noRole)
+            }
+            let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
+            if let unavailable = Self.unavailable(outcome) {
+                scope.record(unavailable.outcome, detail: outcome.detail)
+                return .failure(unavailable.failure)
+            }
+            guard outcome.succeeded else {
+                scope.record(Self.auditOutcome(outcome), detail: outcome.detail)
+                return .failure(.authenticationFailed)
+            }
+            return await grantRole(to: AuthenticatedUser(name: user, rules: rules), attempt, &scope)
         }
-        let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
-        if let unavailable = Self.unavailable(outcome) {
-            try? await writeAudit(attempt, outcome: unavailable.outcome, detail: outcome.detail)
-            return .failure(unavailable.failure)
-        }
-        guard outcome.succeeded else {
-            try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
-            return .failure(.authenticationFailed)
-        }
-        return await grantRole(to: AuthenticatedUser(name: user, rules: rules), attempt)
     }
 
     // MARK: - Steps
 
     /// Authentication (with lockout), then `next`. Every failure of either answers no sooner than the floor,
     /// so timing does not tell a real name from another.
-    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ next: (AuthenticatedUser) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
+    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ scope: inout AuditScope,
+                                        _ next: (AuthenticatedUser, inout AuditScope) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         let started = ContinuousClock.now
         let result: Result<T, LoginFailure>
-        switch await authenticate(attempt) {
+        switch await authenticate(attempt, &scope) {
         case .failure(let failure): result = .failure(failure)
-        case .success(let user): result = await next(user)
+        case .success(let user): result = await next(user, &scope)
         }
         if case .failure = result {
             try? await Task.sleep(until: started + failureFloor)
@@ -224,19 +236,19 @@ public struct LoginService: Sendable {
     /// accounts) spends a guess like any other and fails alike, so the gateway is no password oracle for the
     /// host's accounts. The lockout admits the attempt first, atomically.
     /// The user with their access rules (never empty), looked up once for the whole login.
-    private func authenticate(_ attempt: LoginAttempt) async -> Result<AuthenticatedUser, LoginFailure> {
+    private func authenticate(_ attempt: LoginAttempt, _ scope: inout AuditScope) async -> Result<AuthenticatedUser, LoginFailure> {
         guard Self.isAcceptableUserName(attempt.user) else {
-            try? await writeAudit(attempt, outcome: .invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
+            scope.record(.invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
             return .failure(.authenticationFailed)
         }
         let device = attempt.deviceToken.flatMap { deviceTokens.verify($0, user: attempt.user) }
         let ticket: LockoutTracker.Ticket
         switch await lockout.admit(user: attempt.user, address: attempt.client, device: device) {
         case .locked:
-            try? await writeAudit(attempt, outcome: .lockedOut)
+            scope.record(.lockedOut)
             return .failure(.lockedOut)
         case .busy:
-            try? await writeAudit(attempt, outcome: .throttled, detail: "guesses for this name or address still running")
+            scope.record(.throttled, detail: "guesses for this name or address still running")
             return .failure(.lockedOut)
         case .admitted(let admitted):
             ticket = admitted
@@ -244,7 +256,7 @@ public struct LoginService: Sendable {
         let rules = policy.rules(for: attempt.user)
         guard !rules.isEmpty else {
             await finish(ticket, succeeded: false)
-            try? await writeAudit(attempt, outcome: .authenticationFailed, detail: "no access rule names this user or their groups; PAM not run")
+            scope.record(.authenticationFailed, detail: "no access rule names this user or their groups; PAM not run")
             return .failure(.authenticationFailed)
         }
         let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
@@ -253,13 +265,13 @@ public struct LoginService: Sendable {
         if let unavailable = Self.unavailable(outcome) {
             // Not a guess: no PAM ran (or it was cut off), so the slot goes back without counting.
             await lockout.withdraw(ticket)
-            try? await writeAudit(attempt, outcome: unavailable.outcome, detail: outcome.detail)
+            scope.record(unavailable.outcome, detail: outcome.detail)
             return .failure(unavailable.failure)
         }
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
         await finish(ticket, succeeded: outcome.succeeded)
         guard outcome.succeeded else {
-            try? await writeAudit(attempt, outcome: Self.auditOutcome(outcome), detail: outcome.detail)
+            scope.record(Self.auditOutcome(outcome), detail: outcome.detail)
             return .failure(.authenticationFailed)
         }
         return .success(AuthenticatedUser(name: attempt.user, rules: rules))
@@ -270,25 +282,33 @@ public struct LoginService: Sendable {
         if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
     }
 
-    private func authorize(_ attempt: LoginAttempt, rules: [AccessRule]) async -> Result<AccessRule, LoginFailure> {
+    private func authorize(_ attempt: LoginAttempt, rules: [AccessRule], _ scope: inout AuditScope) -> Result<AccessRule, LoginFailure> {
         switch AccessPolicy.decide(rules: rules, requestedRole: attempt.role) {
         case .granted(let rule):
             return .success(rule)
         case .noRole:
-            try? await writeAudit(attempt, outcome: .noRole)
+            scope.record(.noRole)
             return .failure(.noRole)
         case .roleNotAllowed(let allowed):
-            try? await writeAudit(attempt, outcome: .roleNotAllowed, role: attempt.role)
+            scope.record(.roleNotAllowed, role: attempt.role)
             return .failure(.roleNotAllowed(requested: attempt.role ?? "", allowed: allowed))
         }
     }
 
     /// Mints within `aws.login_timeout`, for a client that is still there before and after: a client that
     /// hung up gets nothing minted once that is known, and a grant minted for it is audited as undelivered.
-    private func grant(_ attempt: LoginAttempt, rule: AccessRule) async -> Result<Grant, LoginFailure> {
+    /// Before AWS is asked, a record of intent is on disk: AWS never holds a session the gateway has no
+    /// record of, even if the outcome record then cannot be written.
+    private func grant(_ attempt: LoginAttempt, rule: AccessRule, _ scope: inout AuditScope) async -> Result<Grant, LoginFailure> {
         guard attempt.isClientConnected() else {
-            try? await writeAudit(attempt, outcome: .clientGone, role: rule.role, detail: "the client hung up before minting; nothing minted")
+            scope.record(.clientGone, role: rule.role, detail: "the client hung up before minting; nothing minted")
             return .failure(.clientGone)
+        }
+        do {
+            try await write(attempt, AuditScope.Entry(outcome: .minting, role: rule.role, detail: "asking AWS; the outcome follows"))
+        } catch {
+            scope.record(.upstreamUnavailable, role: rule.role, detail: "the audit log cannot be written; AWS not asked")
+            return .failure(.auditUnavailable)
         }
         let request = MintRequest(user: attempt.user, roleArn: rule.role, destination: attempt.destination ?? rule.destination,
                                   region: attempt.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
@@ -299,31 +319,26 @@ public struct LoginService: Sendable {
             }
         } catch let error as MintingError {
             let (outcome, failure) = Self.classify(error)
-            try? await writeAudit(attempt, outcome: outcome, role: rule.role, detail: error.description)
+            scope.record(outcome, role: rule.role, detail: error.description)
             return .failure(failure)
         } catch is LoginDeadlinePassed {
             let detail = "aws.login_timeout (\(configuration.aws.loginTimeout)s) passed before AWS answered"
-            try? await writeAudit(attempt, outcome: .upstreamUnavailable, role: rule.role, detail: detail)
+            scope.record(.upstreamUnavailable, role: rule.role, detail: detail)
             return .failure(.upstreamUnavailable(detail))
         } catch {
-            try? await writeAudit(attempt, outcome: .upstreamUnavailable, role: rule.role, detail: "\(error)")
-            return .failure(.upstreamUnavailable("\(error)"))
+            scope.record(Task.isCancelled ? .clientGone : .upstreamUnavailable, role: rule.role, detail: "\(error)")
+            return .failure(Task.isCancelled ? .clientGone : .upstreamUnavailable("\(error)"))
         }
         let (sessionName, accessKeyId): (String, String) = switch grant {
         case .url(let minted): (minted.sessionName, minted.accessKeyId)
         case .credentials(let session): (session.sessionName, session.credentials.accessKeyId)
         }
         guard attempt.isClientConnected() else {
-            try? await writeAudit(attempt, outcome: .clientGone, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId,
-                                  detail: "the client hung up while AWS was working; minted but not delivered")
+            scope.record(.clientGone, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId,
+                         detail: "the client hung up while AWS was working; minted but not delivered")
             return .failure(.clientGone)
         }
-        do {
-            try await writeAudit(attempt, outcome: .success, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId)
-        } catch {
-            logger.error("audit log unavailable; no URL issued", metadata: ["request_id": "\(attempt.requestId)", "error": "\(error)"])
-            return .failure(.auditUnavailable)
-        }
+        scope.record(.success, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId)
         return .success(grant)
     }
 
@@ -357,11 +372,11 @@ public struct LoginService: Sendable {
         let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
         let isAdmin = uid == 0 || configuration.adminGroup.map { group in policy.directory.groups(of: name)?.contains(group) ?? false } ?? false
         guard isAdmin, Self.isAcceptableUserName(target) else {
-            try? await writeAudit(attempt, outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group")
+            try? await write(attempt, AuditScope.Entry(outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group"))
             return .notPermitted
         }
         let unlocked = await lockout.unlock(key)
-        try? await writeAudit(attempt, outcome: .unlocked, detail: unlocked ? "unlocked \(key)" : "\(key) was not locked")
+        try? await write(attempt, AuditScope.Entry(outcome: .unlocked, detail: unlocked ? "unlocked \(key)" : "\(key) was not locked"))
         return unlocked ? .unlocked(key) : .nothingToUnlock(key)
     }
 
@@ -400,17 +415,40 @@ public struct LoginService: Sendable {
         }
     }
 
-    private func writeAudit(_ attempt: LoginAttempt, outcome: AuditRecord.Outcome, role: String? = nil, sessionName: String? = nil,
-                            accessKeyId: String? = nil, detail: String? = nil) async throws {
+    /// Runs one attempt and writes its one outcome record: the one the steps recorded, or, if they recorded
+    /// none (the task was cancelled, or a step forgot), one that says so. A grant leaves only once its record
+    /// is on disk; if it cannot be written, the answer is `auditUnavailable` (fail closed).
+    private func audited<T>(_ attempt: LoginAttempt, _ body: (inout AuditScope) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
+        var scope = AuditScope()
+        var result = await body(&scope)
+        let entry: AuditScope.Entry
+        if let recorded = scope.entry {
+            entry = recorded
+        } else {
+            entry = AuditScope.Entry(outcome: Task.isCancelled ? .clientGone : .upstreamUnavailable,
+                                     detail: Task.isCancelled ? "cancelled before an outcome" : "no outcome was recorded")
+            result = .failure(Task.isCancelled ? .clientGone : .upstreamUnavailable("no outcome was recorded"))
+        }
+        do {
+            try await write(attempt, entry)
+        } catch {
+            guard case .success = result else { return result }
+            logger.error("audit log unavailable; no URL issued", metadata: ["request_id": "\(attempt.requestId)", "error": "\(error)"])
+            return .failure(.auditUnavailable)
+        }
+        return result
+    }
+
+    private func write(_ attempt: LoginAttempt, _ entry: AuditScope.Entry) async throws {
         let record = AuditRecord(
             time: Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
             requestId: attempt.requestId, frontEnd: attempt.frontEnd.rawValue, user: attempt.user, client: attempt.client,
-            outcome: outcome, role: role, sessionName: sessionName, accessKeyId: accessKeyId, detail: detail
+            outcome: entry.outcome, role: entry.role, sessionName: entry.sessionName, accessKeyId: entry.accessKeyId, detail: entry.detail
         )
-        Counter(label: "consolegate_logins_total", dimensions: [("front_end", attempt.frontEnd.rawValue), ("outcome", outcome.rawValue)]).increment()
+        Counter(label: "consolegate_logins_total", dimensions: [("front_end", attempt.frontEnd.rawValue), ("outcome", entry.outcome.rawValue)]).increment()
         logger.info("login", metadata: [
             "request_id": "\(attempt.requestId)", "front_end": "\(attempt.frontEnd.rawValue)", "user": "\(attempt.user)",
-            "client": "\(attempt.client)", "outcome": "\(outcome.rawValue)",
+            "client": "\(attempt.client)", "outcome": "\(entry.outcome.rawValue)",
         ])
         do {
             try await audit.record(record)
@@ -418,5 +456,25 @@ public struct LoginService: Sendable {
             logger.error("cannot write the audit log", metadata: ["error": "\(error)"])
             throw error
         }
+    }
+}
+
+/// The outcome an attempt's steps decide on, written once by `LoginService.audited` when the attempt ends.
+struct AuditScope {
+    struct Entry {
+        var outcome: AuditRecord.Outcome
+        var role: String? = nil
+        var sessionName: String? = nil
+        var accessKeyId: String? = nil
+        var detail: String? = nil
+    }
+
+    private(set) var entry: Entry?
+
+    /// The one outcome of the attempt; each path through the steps records exactly one.
+    mutating func record(_ outcome: AuditRecord.Outcome, role: String? = nil, sessionName: String? = nil, accessKeyId: String? = nil,
+                         detail: String? = nil) {
+        assert(entry == nil, "an attempt records one outcome")
+        entry = Entry(outcome: outcome, role: role, sessionName: sessionName, accessKeyId: accessKeyId, detail: detail)
     }
 }

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Minting
+import PAMAuth
 import Synchronization
 import Testing
 
@@ -242,6 +243,44 @@ import Testing
             #expect((response.json["error"] as? String)?.contains("audit") == true)
             #expect(response.json["url"] == nil)
         }
+        // The record of intent could not be written, so AWS was not even asked.
+        #expect(harness.minter.mints.withLock { $0 } == 0)
+    }
+
+    /// Whatever happens, an attempt leaves exactly one outcome line; one that reached AWS also leaves the
+    /// record of intent written before it, with the same request id.
+    @Test(arguments: [
+        ("alice", "wrong", nil, nil, ["authentication_failed"]),
+        ("alice", "alice-pw", Self.billingRole, nil, ["role_not_allowed"]),
+        ("alice", "alice-pw", nil, MintingError.awsRefused(operation: "AssumeRole", code: "AccessDenied", message: "no"), ["minting", "aws_refused"]),
+        ("alice", "alice-pw", nil, nil, ["minting", "success"]),
+    ] as [(String, String, String?, MintingError?, [String])])
+    func eachAttemptEndsInExactlyOneOutcomeLine(user: String, password: String, role: String?, failure: MintingError?, lines: [String]) async {
+        let harness = H(minter: FakeMinter(failure: failure))
+        _ = await harness.service.login(Self.login(user, password, role: role))
+        #expect(harness.auditLines.map { $0["outcome"] as? String } == lines)
+        #expect(Set(harness.auditLines.compactMap { $0["request_id"] as? String }) == ["req-1"])
+    }
+
+    @Test func aLoginCancelledWhileAWSWorksEndsInOneOutcomeLine() async throws {
+        let harness = H(minter: FakeMinter(delay: .seconds(60)))
+        let login = Task { await harness.service.login(Self.login("alice", "alice-pw")) }
+        // Until the record of intent is on disk, that is, until AWS is being asked (bounded: 10 s).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !harness.auditLines.contains(where: { $0["outcome"] as? String == "minting" }), ContinuousClock.now < deadline {
+            await Task.yield()
+        }
+        login.cancel()
+        guard case .failure(let failure) = await login.value else { Issue.record("a cancelled login granted"); return }
+        #expect(failure == .clientGone)
+        #expect(harness.auditLines.map { $0["outcome"] as? String } == ["minting", "client_gone"])
+        #expect(harness.minter.mints.withLock { $0 } == 0)
+    }
+
+    static let billingRole = H.billing
+
+    static func login(_ user: String, _ password: String, role: String? = nil) -> LoginAttempt {
+        LoginAttempt(user: user, secrets: [SecretBytes(copying: Array(password.utf8))], role: role, frontEnd: .api, client: "192.0.2.9", requestId: "req-1")
     }
 
     @Test func awsFailuresAreBadGatewayOrUnavailable() async throws {

@@ -63,7 +63,7 @@ struct PrivilegeSeparationTests {
         try FileManager.default.moveItem(atPath: auditFile, toPath: auditFile + ".1")
         let afterRotation = try await Self.login(daemon, ["username": account.name, "password": account.password])
         #expect(afterRotation.status == 200)
-        #expect(daemon.auditLines.count == 1 && daemon.auditLines[0].contains(#""outcome":"success""#), "\(daemon.auditLines)")
+        #expect(daemon.auditLines.count == 2 && daemon.auditLines[1].contains(#""outcome":"success""#), "\(daemon.auditLines)")
         let owner = try FileManager.default.attributesOfItem(atPath: auditFile)[.ownerAccountID] as? NSNumber
         #expect(owner?.uint32Value == service.uid)
     }
