@@ -31,7 +31,7 @@ chmod 0755 "$STANDINS_DIR" # the daemon, once it has given up root, reaches its 
 mkdir -p -m 0755 "$DEMO" "$DEMO/run"
 mkdir -p "$DEMO/services"
 printf 'alice:alice-demo-pw:consolegate\ncarol:carol-demo-pw:consolegate\n' >"$DEMO/passdb"
-MATRIX=/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so
+MATRIX=/usr/lib/$(gcc -print-multiarch)/pam_wrapper/pam_matrix.so
 printf 'auth required %s passdb=%s\naccount required %s passdb=%s\n' "$MATRIX" "$DEMO/passdb" "$MATRIX" "$DEMO/passdb" \
     >"$DEMO/services/consolegate"
 printf 'alice:x:2001:2001::/nonexistent:/bin/bash\ncarol:x:%s:%s::/nonexistent:/bin/bash\n' "$(id -u)" "$(id -g)" >"$DEMO/passwd"

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-    pkg-config curl libssl-dev libpam0g-dev           # build
+    pkg-config curl gcc libssl-dev libpam0g-dev       # build (gcc -print-multiarch finds the PAM modules)
     libpam-wrapper libnss-wrapper pamtester            # PAM without touching /etc (tests, demo)
     libpam-oath oathtool                               # one-time codes
     openssl                                            # a throwaway certificate for the TLS test

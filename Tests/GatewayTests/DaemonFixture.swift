@@ -42,7 +42,7 @@ final class DaemonFixture: Sendable {
         let services = directory.appendingPathComponent("services")
         try FileManager.default.createDirectory(at: services, withIntermediateDirectories: true)
         let passdb = directory.appendingPathComponent("passdb").path
-        let matrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
+        let matrix = Multiarch.pamMatrix
         try users.map { "\($0.name):\($0.password):consolegate-e2e\n" }.joined().write(toFile: passdb, atomically: true, encoding: .utf8)
         try "auth required \(matrix) passdb=\(passdb)\naccount required \(matrix) passdb=\(passdb)\n"
             .write(to: services.appendingPathComponent("consolegate-e2e"), atomically: true, encoding: .utf8)

@@ -105,7 +105,7 @@ fi
 for tool in slapd slappasswd ldapadd ldapsearch nslcd getent; do
     command -v "$tool" >/dev/null || abort "$tool not found after installing ${PACKAGES[*]}"
 done
-[[ -e /lib/x86_64-linux-gnu/security/pam_ldap.so || -n "$(find /lib /usr/lib -name pam_ldap.so -print -quit 2>/dev/null)" ]] \
+[[ -e /lib/$(gcc -print-multiarch)/security/pam_ldap.so || -n "$(find /lib /usr/lib -name pam_ldap.so -print -quit 2>/dev/null)" ]] \
     || abort "pam_ldap.so not found"
 if [[ -e /run/nslcd/nslcd.pid ]] && kill -0 "$(cat /run/nslcd/nslcd.pid 2>/dev/null)" 2>/dev/null; then
     abort "a system nslcd is already running (/run/nslcd/nslcd.pid): refusing to replace its configuration"

@@ -5,8 +5,8 @@ import TestSupport
 /// A throwaway PAM world under pam_wrapper: service files and a pam_matrix password database in a temporary
 /// directory, so tests need no changes to /etc/pam.d.
 struct PAMFixture {
-    static let matrix = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
-    static let modules = "/lib/x86_64-linux-gnu/security"
+    static let matrix = Multiarch.pamMatrix
+    static let modules = Multiarch.pamModules
 
     let directory: URL
 

@@ -37,8 +37,10 @@ from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_BINARY = os.path.join(ROOT, ".build", "debug", "consolegate")
-PAM_MATRIX = "/usr/lib/x86_64-linux-gnu/pam_wrapper/pam_matrix.so"
-PAM_OATH = "/lib/x86_64-linux-gnu/security/pam_oath.so"
+# Debian's library directories for this machine's architecture, asked of gcc rather than written in.
+MULTIARCH = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True, check=True).stdout.strip()
+PAM_MATRIX = f"/usr/lib/{MULTIARCH}/pam_wrapper/pam_matrix.so"
+PAM_OATH = f"/lib/{MULTIARCH}/security/pam_oath.so"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 TOTP_STEP = 30
