@@ -19,11 +19,7 @@ struct LoginCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Your user name (default: $USER).")
     var user: String?
 
-    @Option(name: .long, help: "The role to take; default: your first role.")
-    var role: String?
-
-    @Option(name: .long, help: "url, json or credential-process.")
-    var format: OutputFormat = .url
+    @OptionGroup var grant: GrantOptions
 
     @Flag(name: .long, help: "End the browser's current console session first.")
     var logoutFirst = false
@@ -58,7 +54,7 @@ struct LoginCommand: AsyncParsableCommand {
             secret.withUnsafeBytes { body += Self.jsonString(Array($0)) }
         }
         let devices = DeviceTokenStore(environment: ProcessInfo.processInfo.environment)
-        let fields = [("role", role), ("format", format == .credentialProcess ? "credential-process" : nil), ("logout_first", logoutFirst ? "true" : nil),
+        let fields = [("role", grant.role), ("format", grant.format == .credentialProcess ? grant.requestedFormat : nil), ("logout_first", logoutFirst ? "true" : nil),
                       ("device_token", devices.token(server: server, user: userName))]
         for (key, value) in fields {
             if let value { body += Array(",\"\(key)\":".utf8) + Self.jsonString(Array(value.utf8)) }
@@ -72,7 +68,7 @@ struct LoginCommand: AsyncParsableCommand {
         if let token = answer.removeValue(forKey: "device_token") as? String {
             devices.save(token, server: server, user: userName)
         }
-        switch format {
+        switch grant.format {
         case .url:
             print(answer["url"] as? String ?? "")
         case .json, .credentialProcess:

@@ -22,8 +22,7 @@ struct MintCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The user the session is for (becomes the session name).")
     var user: String
 
-    @Option(name: .long, help: "The IAM role ARN; default: the user's first role in the access rules.")
-    var role: String?
+    @OptionGroup var grant: GrantOptions
 
     @Option(name: .long, help: "A console URL to land on (https://console.aws.amazon.com/…).")
     var destination: String?
@@ -31,8 +30,6 @@ struct MintCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Open the console in this region.")
     var region: String?
 
-    @Option(name: .long, help: "url, json or credential-process.")
-    var format: OutputFormat = .url
 
     func validate() throws {
         guard !user.isEmpty, !user.contains(where: { $0.isNewline || $0 == "\0" }) else {
@@ -46,8 +43,8 @@ struct MintCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let configuration = try GatewayConfiguration.load(file: config)
-            let rule = AccessPolicy(configuration: configuration).rules(for: user).first { role == nil || $0.role == role }
-            guard let roleArn = role ?? rule?.role else {
+            let rule = AccessPolicy(configuration: configuration).rules(for: user).first { grant.role == nil || $0.role == grant.role }
+            guard let roleArn = grant.role ?? rule?.role else {
                 throw CommandFailure("user \(user) matches no access rule in \(config); name a role with --role", exitCode: .usage)
             }
             let request = MintRequest(
@@ -58,10 +55,10 @@ struct MintCommand: AsyncParsableCommand {
             let transport = AsyncHTTPTransport()
             let minter = try ConsoleMinter(configuration: configuration.aws, environment: ProcessInfo.processInfo.environment, transport: transport)
             let output: String
-            if format == .credentialProcess {
+            if grant.format == .credentialProcess {
                 output = OutputFormat.renderCredentialProcess(try await minter.credentials(for: request))
             } else {
-                output = OutputFormat.render(try await minter.mintURL(for: request), as: format)
+                output = OutputFormat.render(try await minter.mintURL(for: request), as: grant.format)
             }
             print(output)
         } catch {

@@ -18,17 +18,12 @@ struct URLCommand: AsyncParsableCommand {
     static let defaultSocket = "/run/consolegate/consolegate.sock"
     static let usageLine = "usage: url [--role ARN] [--destination URL] [--format url|json|credential-process]"
 
-    @Option(name: .long, help: "The role to take; default: your first role.")
-    var role: String?
+    @OptionGroup var grant: GrantOptions
 
     @Option(name: .long, help: "A console URL to land on.")
     var destination: String?
 
-    @Option(name: .long, help: "url, json or credential-process.")
-    var format: OutputFormat = .url
-
-    @Option(name: .long, help: "The daemon's socket.")
-    var socket: String = URLCommand.defaultSocket
+    @OptionGroup var daemon: SocketOption
 
     func run() async throws {
         var request = self
@@ -41,23 +36,23 @@ struct URLCommand: AsyncParsableCommand {
     /// Only the user-facing options are taken from the SSH client.
     mutating func apply(sshCommand: String) throws {
         guard let command = try? SSHOriginalCommand(parsing: sshCommand) else { throw CommandFailure(Self.usageLine, exitCode: .usage) }
-        role = command.role ?? role
+        grant.role = command.role ?? grant.role
         destination = command.destination ?? destination
         if let name = command.format {
             guard let parsed = OutputFormat(rawValue: name) else { throw CommandFailure(Self.usageLine, exitCode: .usage) }
-            format = parsed
+            grant.format = parsed
         }
     }
 
     func ask() async throws {
-        var body: [String: Any] = ["format": format == .credentialProcess ? "credential-process" : "url"]
-        if let role { body["role"] = role }
+        var body: [String: Any] = ["format": grant.requestedFormat]
+        if let role = grant.role { body["role"] = role }
         if let destination { body["destination"] = destination }
-        let (status, object) = try await DaemonSocket(path: socket).post("/v1/url", body, timeout: .seconds(60))
+        let (status, object) = try await DaemonSocket(path: daemon.socket).post("/v1/url", body, timeout: .seconds(60))
         guard status == 200 else {
             throw Self.failure(status: status, object: object)
         }
-        switch format {
+        switch grant.format {
         case .url:
             guard let url = object["url"] as? String else { throw CommandFailure("the daemon sent no URL", exitCode: .upstreamUnavailable) }
             print(url)

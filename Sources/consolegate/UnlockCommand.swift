@@ -14,8 +14,7 @@ struct UnlockCommand: AsyncParsableCommand {
     @Argument(help: "A user name, or an IPv4/IPv6 address.")
     var target: String
 
-    @Option(name: .long, help: "The daemon's socket.")
-    var socket: String = URLCommand.defaultSocket
+    @OptionGroup var daemon: SocketOption
 
     func validate() throws {
         guard !target.isEmpty, target.utf8.count <= 256, !target.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
@@ -24,7 +23,7 @@ struct UnlockCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (status, object) = try await DaemonSocket(path: socket).post("/v1/unlock", ["target": target], timeout: .seconds(30))
+        let (status, object) = try await DaemonSocket(path: daemon.socket).post("/v1/unlock", ["target": target], timeout: .seconds(30))
         switch status {
         case 200:
             print((object["unlocked"] as? String).map { "unlocked \($0)" } ?? (object["message"] as? String ?? "nothing to unlock"))
