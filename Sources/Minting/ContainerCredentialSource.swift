@@ -37,12 +37,12 @@ public struct ContainerCredentialSource: CredentialSource {
 
     public func resolve() async throws -> AWSCredentials? {
         let url: URL
-        if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
+        if let relative = environment.nonEmpty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
             guard let resolved = URL(string: "http://\(Self.ecsHost)\(relative)") else {
                 throw MintingError.brokerCredentials(source: name, problem: "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not a path")
             }
             url = resolved
-        } else if let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
+        } else if let full = environment.nonEmpty("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
             guard let resolved = URL(string: full), Self.isAllowed(resolved) else {
                 throw MintingError.brokerCredentials(source: name, problem: "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or the ECS/EKS link-local address")
             }
@@ -51,12 +51,12 @@ public struct ContainerCredentialSource: CredentialSource {
             return nil
         }
         var headers: [(name: String, value: String)] = []
-        if let tokenFile = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !tokenFile.isEmpty {
+        if let tokenFile = environment.nonEmpty("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
             guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
                 throw MintingError.brokerCredentials(source: name, problem: "cannot read \(tokenFile)")
             }
             headers.append(("Authorization", token.trimmingCharacters(in: .whitespacesAndNewlines)))
-        } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
+        } else if let token = environment.nonEmpty("AWS_CONTAINER_AUTHORIZATION_TOKEN") {
             headers.append(("Authorization", token))
         }
         let response: TransportResponse

@@ -16,7 +16,7 @@ public struct Endpoints: Sendable, Equatable {
         self.partition = partition
         self.region = region
         func override(_ name: String) throws -> URL? {
-            guard let raw = environment[name], !raw.isEmpty else { return nil }
+            guard let raw = environment.nonEmpty(name) else { return nil }
             guard let url = URL(string: raw), url.scheme != nil, url.host != nil else {
                 throw MintingError.invalidRequest("\(name)=\(raw) is not an absolute URL")
             }

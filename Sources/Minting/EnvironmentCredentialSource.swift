@@ -10,13 +10,13 @@ public struct EnvironmentCredentialSource: CredentialSource {
     }
 
     public func resolve() async throws -> AWSCredentials? {
-        let keyId = environment["AWS_ACCESS_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 }
-        let secret = environment["AWS_SECRET_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let keyId = environment.nonEmpty("AWS_ACCESS_KEY_ID")
+        let secret = environment.nonEmpty("AWS_SECRET_ACCESS_KEY")
         switch (keyId, secret) {
         case (nil, nil):
             return nil
         case (let keyId?, let secret?):
-            let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            let token = environment.nonEmpty("AWS_SESSION_TOKEN")
             return AWSCredentials(accessKeyId: keyId, secretAccessKey: secret, sessionToken: token)
         default:
             throw MintingError.brokerCredentials(source: name, problem: "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither")

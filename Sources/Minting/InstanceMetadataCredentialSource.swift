@@ -17,7 +17,7 @@ public struct InstanceMetadataCredentialSource: CredentialSource {
 
     public func resolve() async throws -> AWSCredentials? {
         if environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() == "true" { return nil }
-        let base = (environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultEndpoint)
+        let base = (environment.nonEmpty("AWS_EC2_METADATA_SERVICE_ENDPOINT") ?? Self.defaultEndpoint)
             .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         // Off EC2 nothing answers: that means "not here", not an error.
         let token: TransportResponse

@@ -11,7 +11,7 @@ public struct ProfileCredentialSource: CredentialSource {
     }
 
     var profileName: String {
-        environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        environment.nonEmpty("AWS_PROFILE") ?? "default"
     }
 
     var home: String { environment["HOME"] ?? NSHomeDirectory() }
@@ -34,7 +34,7 @@ public struct ProfileCredentialSource: CredentialSource {
         if let command = settings["credential_process"] {
             return try await CredentialProcess(command: command, source: name).run()
         }
-        if environment["AWS_PROFILE"] != nil {
+        if environment.nonEmpty("AWS_PROFILE") != nil {
             // An explicitly named profile that yields nothing is a mistake worth reporting.
             throw MintingError.brokerCredentials(source: name, problem: "the profile has neither aws_access_key_id/aws_secret_access_key nor credential_process in \(credentialsFile) or \(configFile)")
         }

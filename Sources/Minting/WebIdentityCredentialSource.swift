@@ -13,8 +13,8 @@ public struct WebIdentityCredentialSource: CredentialSource {
     }
 
     public func resolve() async throws -> AWSCredentials? {
-        let tokenFile = environment["AWS_WEB_IDENTITY_TOKEN_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-        let roleArn = environment["AWS_ROLE_ARN"].flatMap { $0.isEmpty ? nil : $0 }
+        let tokenFile = environment.nonEmpty("AWS_WEB_IDENTITY_TOKEN_FILE")
+        let roleArn = environment.nonEmpty("AWS_ROLE_ARN")
         guard tokenFile != nil || roleArn != nil else { return nil }
         guard let tokenFile, let roleArn else {
             throw MintingError.brokerCredentials(source: name, problem: "set both AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN")
@@ -22,7 +22,7 @@ public struct WebIdentityCredentialSource: CredentialSource {
         guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
             throw MintingError.brokerCredentials(source: name, problem: "cannot read a token from \(tokenFile)")
         }
-        let sessionName = environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "consolegate-\(Int(Date().timeIntervalSince1970))"
+        let sessionName = environment.nonEmpty("AWS_ROLE_SESSION_NAME") ?? "consolegate-\(Int(Date().timeIntervalSince1970))"
         return try await sts.assumeRoleWithWebIdentity(roleArn: roleArn, sessionName: sessionName, webIdentityToken: token, durationSeconds: nil).credentials
     }
 }
