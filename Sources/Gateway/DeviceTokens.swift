@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import GatewayConfig
 
 /// OWASP's device cookies: a client that has signed in as a user holds a signed, expiring token naming that
 /// user and a random device id. Its failed guesses then count against the device, not the name (see
@@ -10,14 +11,14 @@ public struct DeviceTokens: Sendable {
     /// The first key signs; every key verifies, so a new key can be put first while tokens signed with the
     /// old one stay valid until they expire.
     let keys: [[UInt8]]
-    let lifetime: Int
+    let lifetime: Duration
     let now: @Sendable () -> Date
 
     public struct KeyFileProblem: Error, CustomStringConvertible {
         public var description: String
     }
 
-    public init(keys: [[UInt8]], lifetime: Int, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(keys: [[UInt8]], lifetime: Duration, now: @escaping @Sendable () -> Date = { Date() }) {
         precondition(!keys.isEmpty)
         self.keys = keys
         self.lifetime = lifetime
@@ -25,12 +26,12 @@ public struct DeviceTokens: Sendable {
     }
 
     /// A key for this process only: tokens last until the daemon restarts.
-    public static func ephemeral(lifetime: Int) -> DeviceTokens {
+    public static func ephemeral(lifetime: Duration) -> DeviceTokens {
         DeviceTokens(keys: [RandomToken.bytes(32)], lifetime: lifetime)
     }
 
     /// One key per line, at least 32 characters each (e.g. `openssl rand -base64 48`); `#` lines are comments.
-    public static func load(keyFile path: String, lifetime: Int) throws -> DeviceTokens {
+    public static func load(keyFile path: String, lifetime: Duration) throws -> DeviceTokens {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw KeyFileProblem(description: "lockout.device_key_file: cannot read \(path)")
         }
@@ -43,7 +44,7 @@ public struct DeviceTokens: Sendable {
     }
 
     public func issue(user: String) -> String {
-        let expires = Int(now().timeIntervalSince1970) + lifetime
+        let expires = Int(now().timeIntervalSince1970) + lifetime.wholeSeconds
         let payload = "\(Self.base64url(Array(user.utf8))).\(RandomToken.make(byteCount: 16)).\(expires)"
         return payload + "." + Self.base64url(Digest.hmacSHA256(key: keys[0], string: payload))
     }

@@ -109,7 +109,7 @@ extension GatewayRoutes {
     func redirect(to grant: Grant, user: String) -> Response {
         guard case .url(let minted) = grant else { return JSONAnswer.grant(grant) }
         var response = Response(status: .seeOther, headers: [.location: minted.url.absoluteString])
-        response.setCookie(Cookie(name: Self.deviceCookie, value: service.deviceTokens.issue(user: user), maxAge: service.deviceTokens.lifetime,
+        response.setCookie(Cookie(name: Self.deviceCookie, value: service.deviceTokens.issue(user: user), maxAge: service.deviceTokens.lifetime.wholeSeconds,
                                   path: "/", secure: tlsEnabled, httpOnly: true, sameSite: .strict))
         return response
     }

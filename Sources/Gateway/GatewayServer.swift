@@ -64,8 +64,8 @@ public enum GatewayServer {
         let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
         let authenticator: PAMAuthenticator
         do {
-            authenticator = try PAMAuthenticator(service: configuration.pam.service, timeout: .seconds(configuration.pam.timeout),
-                                                 maxConcurrent: configuration.pam.maxConcurrent, queueTimeout: .seconds(configuration.pam.queueTimeout),
+            authenticator = try PAMAuthenticator(service: configuration.pam.service, timeout: configuration.pam.timeout,
+                                                 maxConcurrent: configuration.pam.maxConcurrent, queueTimeout: configuration.pam.queueTimeout,
                                                  callerEnvironment: environment)
         } catch {
             throw GatewayStartupError(description: "\(error)")
@@ -188,8 +188,8 @@ extension Logger {
 
 extension ConnectionLimiter.Limits {
     init(_ listen: ListenSettings, perAddress: Int?) {
-        self.init(maxConnections: listen.maxConnections, perAddress: perAddress, headerTimeout: .seconds(Int64(listen.headerTimeout)),
-                  idleTimeout: .seconds(Int64(listen.idleTimeout)))
+        self.init(maxConnections: listen.maxConnections, perAddress: perAddress, headerTimeout: .init(listen.headerTimeout),
+                  idleTimeout: .init(listen.idleTimeout))
     }
 }
 

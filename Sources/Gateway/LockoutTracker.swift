@@ -57,7 +57,7 @@ public actor LockoutTracker {
 
     public init(limits: LockoutSettings, now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.limits = limits
-        self.window = .seconds(limits.window)
+        self.window = limits.window
         self.now = now
     }
 
@@ -113,7 +113,7 @@ public actor LockoutTracker {
             } else {
                 record.failures.append(now)
                 if record.failures.count >= failureLimit(key) {
-                    record.lockedUntil = now + .seconds(limits.duration)
+                    record.lockedUntil = now + limits.duration
                     record.failures = []
                     locked += 1
                 }

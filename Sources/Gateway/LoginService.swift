@@ -131,7 +131,7 @@ public struct LoginService: Sendable {
         !user.isEmpty && user.utf8.count <= 256 && !user.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 
-    var failureFloor: Duration { .milliseconds(Int(configuration.lockout.failureFloor * 1000)) }
+    var failureFloor: Duration { configuration.lockout.failureFloor }
 
     /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
@@ -314,7 +314,7 @@ public struct LoginService: Sendable {
                                   region: attempt.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
         let grant: Grant
         do {
-            grant = try await Self.within(seconds: configuration.aws.loginTimeout) { [minter] in
+            grant = try await Self.within(configuration.aws.loginTimeout) { [minter] in
                 attempt.wantsCredentials ? .credentials(try await minter.credentials(for: request)) : .url(try await minter.mintURL(for: request))
             }
         } catch let error as MintingError {
@@ -322,7 +322,7 @@ public struct LoginService: Sendable {
             scope.record(outcome, role: rule.role, detail: error.description)
             return .failure(failure)
         } catch is LoginDeadlinePassed {
-            let detail = "aws.login_timeout (\(configuration.aws.loginTimeout)s) passed before AWS answered"
+            let detail = "aws.login_timeout (\(DurationText.format(configuration.aws.loginTimeout))) passed before AWS answered"
             scope.record(.upstreamUnavailable, role: rule.role, detail: detail)
             return .failure(.upstreamUnavailable(detail))
         } catch {
@@ -345,11 +345,11 @@ public struct LoginService: Sendable {
     struct LoginDeadlinePassed: Error {}
 
     /// Runs `body` with a deadline; past it `body` is cancelled (the HTTP calls with it) and this throws.
-    static func within<T: Sendable>(seconds: Int, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
+                try await Task.sleep(for: limit)
                 throw LoginDeadlinePassed()
             }
             defer { group.cancelAll() }

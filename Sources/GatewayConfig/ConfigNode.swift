@@ -86,15 +86,20 @@ struct ConfigMapping {
         return value
     }
 
-    mutating func duration(_ key: String, default fallback: Int? = nil, range: ClosedRange<Int>) throws -> Int? {
-        guard let raw = try string(key) else { return fallback }
-        guard let seconds = DurationText.seconds(raw) else {
-            throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not a duration; write e.g. 900, 30s, 15m, 12h or 1h30m")
+    mutating func duration(_ key: String, default fallback: Duration, range: ClosedRange<Duration>) throws -> Duration {
+        try duration(key, range: range) ?? fallback
+    }
+
+    /// Seconds (`900`), or with units: `500ms`, `30s`, `15m`, `12h`, `1d`, `1h30m`.
+    mutating func duration(_ key: String, range: ClosedRange<Duration>) throws -> Duration? {
+        guard let raw = try string(key) else { return nil }
+        guard let value = DurationText.parse(raw) else {
+            throw ConfigError(path: keyPath(key), problem: "\"\(raw)\" is not a duration; write e.g. 900, 30s, 500ms, 15m, 12h or 1h30m")
         }
-        guard range.contains(seconds) else {
+        guard range.contains(value) else {
             throw ConfigError(path: keyPath(key), problem: "\(raw) is outside \(DurationText.format(range.lowerBound))–\(DurationText.format(range.upperBound))")
         }
-        return seconds
+        return value
     }
 
     mutating func count(_ key: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
@@ -156,39 +161,54 @@ private func child(_ path: String, _ key: String) -> String {
 
 /// Durations as people write them in the config: `900`, `30s`, `15m`, `12h`, `1h30m`.
 public enum DurationText {
-    public static func seconds(_ text: String) -> Int? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let plain = Int(trimmed) { return plain >= 0 ? plain : nil }
-        var total = 0
+    /// A duration in whole milliseconds, or nil: a plain number is seconds; units are ms, s, m, h and d.
+    public static func parse(_ text: String) -> Duration? {
+        let trimmed = Array(text.trimmingCharacters(in: .whitespaces))
+        if let plain = Int(String(trimmed)) { return plain >= 0 && plain <= Int.max / 1000 ? .seconds(plain) : nil }
+        var milliseconds = 0
         var digits = ""
-        for character in trimmed {
+        var index = 0
+        while index < trimmed.count {
+            let character = trimmed[index]
+            index += 1
             if character.isASCII, character.isNumber {
                 digits.append(character)
                 continue
             }
             let unit: Int
             switch character {
-            case "s": unit = 1
-            case "m": unit = 60
-            case "h": unit = 3600
-            case "d": unit = 86400
+            case "m" where index < trimmed.count && trimmed[index] == "s":
+                index += 1
+                unit = 1
+            case "s": unit = 1000
+            case "m": unit = 60_000
+            case "h": unit = 3_600_000
+            case "d": unit = 86_400_000
             default: return nil
             }
             // A number too large for any range is not a duration (found by fuzzing: it used to overflow).
             guard let amount = Int(digits) else { return nil }
             let (part, overflowed) = amount.multipliedReportingOverflow(by: unit)
-            let (sum, overflowedSum) = total.addingReportingOverflow(part)
+            let (sum, overflowedSum) = milliseconds.addingReportingOverflow(part)
             guard !overflowed, !overflowedSum else { return nil }
-            total = sum
+            milliseconds = sum
             digits = ""
         }
-        return digits.isEmpty && !trimmed.isEmpty ? total : nil
+        return digits.isEmpty && !trimmed.isEmpty ? .milliseconds(milliseconds) : nil
     }
 
-    public static func format(_ seconds: Int) -> String {
-        if seconds % 3600 == 0 { return "\(seconds / 3600)h" }
-        if seconds % 60 == 0 { return "\(seconds / 60)m" }
+    public static func format(_ duration: Duration) -> String {
+        let milliseconds = duration.wholeMilliseconds
+        if milliseconds % 1000 != 0 { return "\(milliseconds)ms" }
+        let seconds = milliseconds / 1000
+        if seconds % 3600 == 0, seconds > 0 { return "\(seconds / 3600)h" }
+        if seconds % 60 == 0, seconds > 0 { return "\(seconds / 60)m" }
         return "\(seconds)s"
     }
 }
 
+extension Duration {
+    /// Whole seconds, for the AWS parameters and HTTP headers that take them.
+    public var wholeSeconds: Int { Int(components.seconds) }
+    public var wholeMilliseconds: Int { Int(components.seconds) * 1000 + Int(components.attoseconds / 1_000_000_000_000_000) }
+}

@@ -28,12 +28,13 @@ public struct ListenSettings: Sendable, Equatable {
     public var maxConnectionsPerAddress: Int
     /// A request's head and body must arrive within this many seconds of the connection opening or the
     /// previous answer; a keep-alive connection with no request is closed after `idleTimeout`.
-    public var headerTimeout: Int
-    public var idleTimeout: Int
+    public var headerTimeout: Duration
+    public var idleTimeout: Duration
 
     public init(httpHost: String? = nil, httpPort: Int? = nil, socket: String? = nil, socketMode: UInt16 = 0o660, socketGroup: String? = nil,
                 tlsCertificate: String? = nil, tlsKey: String? = nil, metrics: HostPort? = nil,
-                maxConnections: Int = 1024, maxConnectionsPerAddress: Int = 128, headerTimeout: Int = 10, idleTimeout: Int = 60) {
+                maxConnections: Int = 1024, maxConnectionsPerAddress: Int = 128, headerTimeout: Duration = .seconds(10),
+                idleTimeout: Duration = .seconds(60)) {
         self.metrics = metrics
         self.maxConnections = maxConnections
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
@@ -57,13 +58,14 @@ public enum SecretKind: String, Sendable, CaseIterable, Codable {
 
 public struct PAMSettings: Sendable, Equatable {
     public var service: String
-    public var timeout: Int
+    public var timeout: Duration
     public var secrets: [SecretKind]
-    /// PAM transactions at once; later ones wait up to `queueTimeout` seconds, then get 503.
+    /// PAM transactions at once; later ones wait up to `queueTimeout`, then get 503.
     public var maxConcurrent: Int
-    public var queueTimeout: Int
+    public var queueTimeout: Duration
 
-    public init(service: String = "consolegate", timeout: Int = 30, secrets: [SecretKind] = [.password], maxConcurrent: Int = 32, queueTimeout: Int = 5) {
+    public init(service: String = "consolegate", timeout: Duration = .seconds(30), secrets: [SecretKind] = [.password], maxConcurrent: Int = 32,
+                queueTimeout: Duration = .seconds(5)) {
         self.service = service
         self.timeout = timeout
         self.secrets = secrets
@@ -80,18 +82,19 @@ public struct LockoutSettings: Sendable, Equatable {
     /// PAM transactions at once for one user name, and from one client address; more get 429.
     public var perUserInFlight: Int
     public var perAddressInFlight: Int
-    public var window: Int
+    public var window: Duration
     /// How long a lock lasts.
-    public var duration: Int
+    public var duration: Duration
     /// Every failed login answers no sooner than this, so timing does not tell whether a user exists.
-    public var failureFloor: Double
+    public var failureFloor: Duration
     /// Keys for device tokens, one per line (the first signs, all verify); a random key per process when nil.
     public var deviceKeyFile: String?
     /// How long a device token stays valid after the sign-in that issued it.
-    public var deviceTokenLifetime: Int
+    public var deviceTokenLifetime: Duration
 
-    public init(perUser: Int = 5, perAddress: Int = 100, perUserInFlight: Int = 1, perAddressInFlight: Int = 8, window: Int = 900,
-                duration: Int = 900, failureFloor: Double = 2, deviceKeyFile: String? = nil, deviceTokenLifetime: Int = 30 * 86400) {
+    public init(perUser: Int = 5, perAddress: Int = 100, perUserInFlight: Int = 1, perAddressInFlight: Int = 8, window: Duration = .seconds(900),
+                duration: Duration = .seconds(900), failureFloor: Duration = .seconds(2), deviceKeyFile: String? = nil,
+                deviceTokenLifetime: Duration = .seconds(30 * 86400)) {
         self.perUser = perUser
         self.perAddress = perAddress
         self.perUserInFlight = perUserInFlight

@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 extension GatewayConfiguration {
-    public static let sessionDurationRange = 900...43200
+    public static let sessionDurationRange: ClosedRange<Duration> = .seconds(900) ... .seconds(43200)
 
     public static func load(file: String) throws -> GatewayConfiguration {
         let text: String
@@ -127,8 +127,8 @@ extension ListenSettings {
         metrics = try map.hostPort("metrics")
         maxConnections = try map.count("max_connections", default: maxConnections, range: 1...1_000_000)
         maxConnectionsPerAddress = try map.count("max_connections_per_address", default: maxConnectionsPerAddress, range: 1...1_000_000)
-        headerTimeout = try map.duration("header_timeout", default: headerTimeout, range: 1...300)!
-        idleTimeout = try map.duration("idle_timeout", default: idleTimeout, range: 1...3600)!
+        headerTimeout = try map.duration("header_timeout", default: headerTimeout, range: .seconds(1) ... .seconds(300))
+        idleTimeout = try map.duration("idle_timeout", default: idleTimeout, range: .seconds(1) ... .seconds(3600))
         socket = try map.string("socket")
         if let socket, !socket.hasPrefix("/") {
             throw ConfigError(path: map.keyPath("socket"), problem: "must be an absolute path")
@@ -155,9 +155,9 @@ extension PAMSettings {
         guard !service.isEmpty, !service.contains("/") else {
             throw ConfigError(path: map.keyPath("service"), problem: "must be a PAM service name (a file in /etc/pam.d)")
         }
-        timeout = try map.duration("timeout", default: timeout, range: 1...600)!
+        timeout = try map.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(600))
         maxConcurrent = try map.count("max_concurrent", default: maxConcurrent, range: 1...1024)
-        queueTimeout = try map.duration("queue_timeout", default: queueTimeout, range: 1...300)!
+        queueTimeout = try map.duration("queue_timeout", default: queueTimeout, range: .seconds(1) ... .seconds(300))
         let kinds = try map.stringList("secrets")
         if !kinds.isEmpty {
             secrets = try kinds.enumerated().map { index, raw in
@@ -184,17 +184,10 @@ extension LockoutSettings {
         if let file = deviceKeyFile, !file.hasPrefix("/") {
             throw ConfigError(path: map.keyPath("device_key_file"), problem: "must be an absolute path")
         }
-        deviceTokenLifetime = try map.duration("device_token_lifetime", default: deviceTokenLifetime, range: 3600...(365 * 86400))!
-        window = try map.duration("window", default: window, range: 1...86400)!
-        duration = try map.duration("duration", default: duration, range: 1...86400)!
-        if let raw = try map.string("failure_floor") {
-            // Sub-second floors are allowed: `500ms`.
-            let seconds = raw.hasSuffix("ms") ? Int(raw.dropLast(2)).map { Double($0) / 1000 } : DurationText.seconds(raw).map(Double.init)
-            guard let seconds, (0...30).contains(seconds) else {
-                throw ConfigError(path: map.keyPath("failure_floor"), problem: "\"\(raw)\" is not a duration from 0 to 30s, e.g. 2s or 500ms")
-            }
-            failureFloor = seconds
-        }
+        deviceTokenLifetime = try map.duration("device_token_lifetime", default: deviceTokenLifetime, range: .seconds(3600) ... .seconds(365 * 86400))
+        window = try map.duration("window", default: window, range: .seconds(1) ... .seconds(86400))
+        duration = try map.duration("duration", default: duration, range: .seconds(1) ... .seconds(86400))
+        failureFloor = try map.duration("failure_floor", default: failureFloor, range: .zero ... .seconds(30))
     }
 }
 
@@ -224,9 +217,9 @@ extension AWSSettings {
         }
 
         sessionDuration = try map.duration("session_duration", default: AWSSettings.defaultSessionDuration,
-                                           range: GatewayConfiguration.sessionDurationRange)!
-        requestTimeout = try map.duration("request_timeout", default: AWSSettings.defaultRequestTimeout, range: 1...300)!
-        loginTimeout = try map.duration("login_timeout", default: AWSSettings.defaultLoginTimeout, range: 1...600)!
+                                           range: GatewayConfiguration.sessionDurationRange)
+        requestTimeout = try map.duration("request_timeout", default: AWSSettings.defaultRequestTimeout, range: .seconds(1) ... .seconds(300))
+        loginTimeout = try map.duration("login_timeout", default: AWSSettings.defaultLoginTimeout, range: .seconds(1) ... .seconds(600))
         logoutFirst = try map.bool("logout_first", default: false)
 
         var tagsMap = try map.mapping("session_tags")
@@ -262,7 +255,7 @@ extension CognitoSettings {
         if strategy == .cognitoDeveloper, provider == nil {
             throw ConfigError(path: map.keyPath("developer_provider"), problem: "is required with strategy cognito-developer (the pool's developer provider name)")
         }
-        let tokenDuration = try map.duration("token_duration", range: 1...86400)
+        let tokenDuration = try map.duration("token_duration", range: .seconds(1) ... .seconds(86400))
         self.init(identityPoolId: poolId, accountId: accountId, developerProvider: provider, tokenDuration: tokenDuration)
     }
 }

@@ -51,9 +51,9 @@ public struct CognitoSettings: Sendable {
     public var accountId: String?
     public var developerProvider: String?
     /// Lifetime of the Cognito OpenID token (GetOpenIdTokenForDeveloperIdentity); AWS's default is 900 s.
-    public var tokenDuration: Int?
+    public var tokenDuration: Duration?
 
-    public init(identityPoolId: String, accountId: String? = nil, developerProvider: String? = nil, tokenDuration: Int? = nil) {
+    public init(identityPoolId: String, accountId: String? = nil, developerProvider: String? = nil, tokenDuration: Duration? = nil) {
         self.identityPoolId = identityPoolId
         self.accountId = accountId
         self.developerProvider = developerProvider
@@ -62,9 +62,9 @@ public struct CognitoSettings: Sendable {
 }
 
 public struct AWSSettings: Sendable {
-    public static let defaultSessionDuration = 3600
-    public static let defaultRequestTimeout = 10
-    public static let defaultLoginTimeout = 15
+    public static let defaultSessionDuration: Duration = .seconds(3600)
+    public static let defaultRequestTimeout: Duration = .seconds(10)
+    public static let defaultLoginTimeout: Duration = .seconds(15)
 
     public var partition: Partition
     public var region: String
@@ -72,25 +72,25 @@ public struct AWSSettings: Sendable {
     public var cognito: CognitoSettings?
     public var federationPolicy: String?
     /// Console session length in seconds (900–43200).
-    public var sessionDuration: Int
+    public var sessionDuration: Duration
     /// Session tags for `assume-role`; `{user}` in a value becomes the user name.
     public var sessionTags: [(key: String, value: String)]
     public var signinEndpoint: URL?
     public var issuer: URL?
     public var destination: URL?
     /// Deadline for one HTTP call to AWS or the federation endpoint, in seconds.
-    public var requestTimeout: Int
+    public var requestTimeout: Duration
     /// Deadline for a whole mint (every call and retry), in seconds; past it the client gets 503.
-    public var loginTimeout: Int
+    public var loginTimeout: Duration
     /// Wrap sign-in URLs so the browser's current console session is ended first (a request may override it).
     public var logoutFirst: Bool
 
     public init(
         partition: Partition = .aws, region: String = "us-east-1", strategy: StrategyKind = .cognitoDeveloper,
         cognito: CognitoSettings? = nil, federationPolicy: String? = nil,
-        sessionDuration: Int = AWSSettings.defaultSessionDuration, sessionTags: [(key: String, value: String)] = [],
+        sessionDuration: Duration = AWSSettings.defaultSessionDuration, sessionTags: [(key: String, value: String)] = [],
         signinEndpoint: URL? = nil, issuer: URL? = nil, destination: URL? = nil,
-        requestTimeout: Int = AWSSettings.defaultRequestTimeout, loginTimeout: Int = AWSSettings.defaultLoginTimeout, logoutFirst: Bool = false
+        requestTimeout: Duration = AWSSettings.defaultRequestTimeout, loginTimeout: Duration = AWSSettings.defaultLoginTimeout, logoutFirst: Bool = false
     ) {
         self.loginTimeout = loginTimeout
         self.partition = partition
@@ -114,9 +114,9 @@ public struct AccessRule: Sendable, Equatable {
     public var users: [String]
     public var groups: [String]
     public var destination: URL?
-    public var sessionDuration: Int?
+    public var sessionDuration: Duration?
 
-    public init(role: String, users: [String] = [], groups: [String] = [], destination: URL? = nil, sessionDuration: Int? = nil) {
+    public init(role: String, users: [String] = [], groups: [String] = [], destination: URL? = nil, sessionDuration: Duration? = nil) {
         self.role = role
         self.users = users
         self.groups = groups

@@ -5,7 +5,7 @@ extension ConsoleMinter {
     /// Wires the clients, the broker credential chain and the strategy the configuration asks for.
     public init(configuration aws: AWSSettings, environment: [String: String], transport: any HTTPTransport, retry: RetryPolicy = RetryPolicy()) throws {
         let endpoints = try Endpoints(partition: aws.partition, region: aws.region, signinOverride: aws.signinEndpoint, environment: environment)
-        let timeout = Duration.seconds(aws.requestTimeout)
+        let timeout = aws.requestTimeout
         let broker = CachingCredentialProvider(source: CredentialChain.standard(environment: environment, region: aws.region, endpoints: endpoints, transport: transport, retry: retry, timeout: timeout))
         let sts = STSClient(endpoint: endpoints.sts, region: aws.region, transport: transport, retry: retry, timeout: timeout, credentials: broker)
         let strategy: any MintingStrategy

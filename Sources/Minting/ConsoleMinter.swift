@@ -9,11 +9,11 @@ public struct MintRequest: Sendable {
     public var destination: URL?
     public var region: String?
     /// Console session length; the config's `session_duration` when nil.
-    public var sessionDuration: Int?
+    public var sessionDuration: Duration?
     /// End the browser's current console session first; the config's `logout_first` when nil.
     public var logoutFirst: Bool?
 
-    public init(user: String, roleArn: String, destination: URL? = nil, region: String? = nil, sessionDuration: Int? = nil, logoutFirst: Bool? = nil) {
+    public init(user: String, roleArn: String, destination: URL? = nil, region: String? = nil, sessionDuration: Duration? = nil, logoutFirst: Bool? = nil) {
         self.user = user
         self.roleArn = roleArn
         self.destination = destination
@@ -64,7 +64,7 @@ public struct ConsoleMinter: Sendable {
 
     public func consoleSeconds(_ request: MintRequest) -> Int {
         let wanted = request.sessionDuration ?? settings.sessionDuration
-        return min(max(wanted, GatewayConfiguration.sessionDurationRange.lowerBound), GatewayConfiguration.sessionDurationRange.upperBound)
+        return min(max(wanted, GatewayConfiguration.sessionDurationRange.lowerBound), GatewayConfiguration.sessionDurationRange.upperBound).wholeSeconds
     }
 
     /// The role's temporary credentials, e.g. for `credential_process`.

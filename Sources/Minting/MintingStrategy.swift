@@ -66,7 +66,7 @@ public struct CognitoStrategy: MintingStrategy {
                 throw MintingError.invalidRequest("aws.cognito.developer_provider is required for strategy cognito-developer")
             }
             token = try await cognito.getOpenIdTokenForDeveloperIdentity(
-                identityPoolId: settings.identityPoolId, logins: [provider: user], tokenDuration: settings.tokenDuration
+                identityPoolId: settings.identityPoolId, logins: [provider: user], tokenDuration: settings.tokenDuration?.wholeSeconds
             ).token
         case .unauthenticated:
             let identityId = try await cognito.getId(identityPoolId: settings.identityPoolId, accountId: settings.accountId)

@@ -30,11 +30,11 @@ import Testing
     @Test func readsTheDocumentedExample() throws {
         let config = try GatewayConfiguration.parse(yaml: Self.example)
         #expect(config.aws.strategy == .cognitoDeveloper)
-        #expect(config.aws.sessionDuration == 43200)
+        #expect(config.aws.sessionDuration == .seconds(43200))
         #expect(config.aws.cognito?.developerProvider == "login.example.org")
         #expect(config.aws.cognito?.accountId == "123456789012")
         #expect(config.access.count == 2)
-        #expect(config.access[1].sessionDuration == 3600)
+        #expect(config.access[1].sessionDuration == .seconds(3600))
         #expect(config.access[1].destination?.absoluteString == "https://console.aws.amazon.com/ec2/home")
     }
 
@@ -45,8 +45,8 @@ import Testing
         """)
         #expect(config.aws.partition == .aws)
         #expect(config.aws.region == "us-east-1")
-        #expect(config.aws.sessionDuration == 3600)
-        #expect(config.aws.requestTimeout == 10)
+        #expect(config.aws.sessionDuration == .seconds(3600))
+        #expect(config.aws.requestTimeout == .seconds(10))
         #expect(config.access.isEmpty)
     }
 
@@ -87,15 +87,21 @@ import Testing
     }
 
     @Test func durations() {
-        #expect(DurationText.seconds("900") == 900)
-        #expect(DurationText.seconds("30s") == 30)
-        #expect(DurationText.seconds("15m") == 900)
-        #expect(DurationText.seconds("1h30m") == 5400)
-        #expect(DurationText.seconds("12h") == 43200)
-        #expect(DurationText.seconds("h") == nil)
-        #expect(DurationText.seconds("5x") == nil)
-        #expect(DurationText.seconds("-5") == nil)
-        #expect(DurationText.seconds("") == nil)
+        #expect(DurationText.parse("900") == .seconds(900))
+        #expect(DurationText.parse("30s") == .seconds(30))
+        #expect(DurationText.parse("15m") == .seconds(900))
+        #expect(DurationText.parse("1h30m") == .seconds(5400))
+        #expect(DurationText.parse("12h") == .seconds(43200))
+        #expect(DurationText.parse("h") == nil)
+        #expect(DurationText.parse("5x") == nil)
+        #expect(DurationText.parse("-5") == nil)
+        #expect(DurationText.parse("") == nil)
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("1s250ms") == .milliseconds(1250))
+        #expect(DurationText.parse("5ms5") == nil)
+        #expect(DurationText.format(.milliseconds(500)) == "500ms")
+        #expect(DurationText.format(.seconds(5400)) == "90m")
+        #expect(DurationText.format(.seconds(43200)) == "12h")
     }
 
     @Test func firstMatchingRuleIsTheDefaultRole() throws {
@@ -118,9 +124,9 @@ import Testing
 
     /// Found by fuzzing: `07550956297025341212d`-style durations overflowed Int and trapped.
     @Test func hugeDurationsAreAnErrorNotACrash() {
-        #expect(DurationText.seconds("922337203685477580d") == nil)
-        #expect(DurationText.seconds("9223372036854775807s1s") == nil)
-        #expect(DurationText.seconds("1h30m") == 5400)
+        #expect(DurationText.parse("922337203685477580d") == nil)
+        #expect(DurationText.parse("9223372036854775807s1s") == nil)
+        #expect(DurationText.parse("1h30m") == .seconds(5400))
         #expect(throws: ConfigError.self) { try GatewayConfiguration.parse(yaml: "aws:\n  strategy: assume-role\n  session_duration: 99999999999999999d\n") }
     }
 }

@@ -74,13 +74,13 @@ import Testing
 
     @Test func deviceTokensExpireAndVerifyWithAnyListedKey() {
         let clock = Date(timeIntervalSince1970: 1_800_000_000)
-        let old = DeviceTokens(keys: [Array("old key old key old key old key old".utf8)], lifetime: 3600, now: { clock })
+        let old = DeviceTokens(keys: [Array("old key old key old key old key old".utf8)], lifetime: .seconds(3600), now: { clock })
         let rotated = DeviceTokens(keys: [Array("new key new key new key new key new".utf8), Array("old key old key old key old key old".utf8)],
-                                   lifetime: 3600, now: { clock })
+                                   lifetime: .seconds(3600), now: { clock })
         let token = old.issue(user: "alice")
         #expect(rotated.verify(token, user: "alice") != nil, "tokens of the old key stay valid after rotation")
-        #expect(DeviceTokens(keys: [Array("new key new key new key new key new".utf8)], lifetime: 3600, now: { clock }).verify(token, user: "alice") == nil)
-        let later = DeviceTokens(keys: old.keys, lifetime: 3600, now: { clock.addingTimeInterval(3601) })
+        #expect(DeviceTokens(keys: [Array("new key new key new key new key new".utf8)], lifetime: .seconds(3600), now: { clock }).verify(token, user: "alice") == nil)
+        let later = DeviceTokens(keys: old.keys, lifetime: .seconds(3600), now: { clock.addingTimeInterval(3601) })
         #expect(later.verify(token, user: "alice") == nil)
     }
 
@@ -100,7 +100,7 @@ import Testing
 
     /// `aws.login_timeout` bounds the whole mint: a blackholed upstream gives 503, not a hung login.
     @Test func aLoginHasAnOverallDeadline() async throws {
-        let harness = H(minter: FakeMinter(delay: .seconds(120)), loginTimeout: 1)
+        let harness = H(minter: FakeMinter(delay: .seconds(120)), loginTimeout: .seconds(1))
         try await harness.application().test(.live) { client in
             let started = ContinuousClock.now
             let response = try await Self.login(client, ["username": "alice", "password": "alice-pw"])

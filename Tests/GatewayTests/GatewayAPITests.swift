@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func failuresArePaddedToTheFloor() async throws {
-        try await H(failureFloor: 0.3).application().test(.live) { client in
+        try await H(failureFloor: .milliseconds(300)).application().test(.live) { client in
             for user in ["alice", "nobody-at-all"] {
                 let started = ContinuousClock.now
                 let response = try await client.execute(uri: "/api/v1/login", method: .post, headers: H.jsonHeaders, body: H.json(["username": user, "password": "x"]))
@@ -313,8 +313,8 @@ import Testing
         func advance(_ duration: Duration) { current.withLock { $0 += duration } }
     }
 
-    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Int = 60, clock: ManualClock = ManualClock()) -> LockoutTracker {
-        LockoutTracker(limits: LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, window: window, duration: 120),
+    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Duration = .seconds(60), clock: ManualClock = ManualClock()) -> LockoutTracker {
+        LockoutTracker(limits: LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, window: window, duration: .seconds(120)),
                        now: { clock.now() })
     }
 
@@ -340,7 +340,7 @@ import Testing
 
     @Test func failuresOutsideTheWindowDoNotCount() async {
         let clock = ManualClock()
-        let tracker = Self.tracker(perUser: 2, window: 10, clock: clock)
+        let tracker = Self.tracker(perUser: 2, window: .seconds(10), clock: clock)
         #expect(await Self.attempt(tracker, "alice"))
         clock.advance(.seconds(11))
         #expect(await Self.attempt(tracker, "alice"))

@@ -88,8 +88,8 @@ struct GatewayHarness {
     let authenticator: FakeAuthenticator
     let minter: FakeMinter
 
-    init(trustedProxies: [String] = [], failureFloor: Double = 0, perUser: Int = 3, perAddress: Int = 3, perUserInFlight: Int = 1,
-         perAddressInFlight: Int = 8, minter: FakeMinter = FakeMinter(), pamDelay: Duration = .zero, loginTimeout: Int = 15,
+    init(trustedProxies: [String] = [], failureFloor: Duration = .zero, perUser: Int = 3, perAddress: Int = 3, perUserInFlight: Int = 1,
+         perAddressInFlight: Int = 8, minter: FakeMinter = FakeMinter(), pamDelay: Duration = .zero, loginTimeout: Duration = .seconds(15),
          adminGroup: String? = nil, auditPath: String? = nil) {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-gw-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -100,7 +100,7 @@ struct GatewayHarness {
         ])
         configuration.trustedProxies = trustedProxies
         configuration.lockout = LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight,
-                                                perAddressInFlight: perAddressInFlight, window: 60, duration: 60, failureFloor: failureFloor)
+                                                perAddressInFlight: perAddressInFlight, window: .seconds(60), duration: .seconds(60), failureFloor: failureFloor)
         configuration.adminGroup = adminGroup
         self.configuration = configuration
         self.minter = minter
@@ -110,7 +110,7 @@ struct GatewayHarness {
             configuration: configuration, authenticator: authenticator,
             policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": [], "root": ["root"], "ops": ["wheel"]])),
             minter: minter, audit: audit, lockout: LockoutTracker(limits: configuration.lockout),
-            deviceTokens: DeviceTokens(keys: [Array("a test key that is at least 32 characters long".utf8)], lifetime: 3600),
+            deviceTokens: DeviceTokens(keys: [Array("a test key that is at least 32 characters long".utf8)], lifetime: .seconds(3600)),
             logger: Logger(label: "test")
         )
     }
