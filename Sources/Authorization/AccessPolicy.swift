@@ -12,7 +12,15 @@ public struct AccessPolicy: Sendable {
 
     /// The rules granting this user a role, in file order; the first is the user's default.
     public func rules(for user: String) -> [AccessRule] {
-        configuration.rules(for: user, groups: directory.groups(of: user) ?? [])
+        Self.rules(configuration.access, for: user, groups: directory.groups(of: user) ?? [])
+    }
+
+    /// The rules that name the user or one of their groups, in file order, each role once.
+    public static func rules(_ access: [AccessRule], for user: String, groups: [String]) -> [AccessRule] {
+        var seen = Set<String>()
+        return access.filter { rule in
+            (rule.users.contains(user) || rule.groups.contains(where: groups.contains)) && seen.insert(rule.role).inserted
+        }
     }
 
     public enum Decision: Sendable, Equatable {

@@ -196,7 +196,7 @@ extension AWSSettings {
         self.init()
         partition = try map.choice("partition", default: .aws)
         region = try map.string("region") ?? "us-east-1"
-        guard region.range(of: #"^[a-z]{2}(-[a-z]+)+-\d+$"#, options: .regularExpression) != nil else {
+        guard Region(region) != nil else {
             throw ConfigError(path: map.keyPath("region"), problem: "\"\(region)\" is not an AWS region name such as us-east-1")
         }
         strategy = try map.choice("strategy", default: .cognitoDeveloper)

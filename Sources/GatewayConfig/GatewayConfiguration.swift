@@ -123,16 +123,4 @@ public struct AccessRule: Sendable, Equatable {
         self.destination = destination
         self.sessionDuration = sessionDuration
     }
-
-    public func matches(user: String, groups userGroups: [String]) -> Bool {
-        users.contains(user) || groups.contains(where: userGroups.contains)
-    }
-}
-
-extension GatewayConfiguration {
-    /// The rules that let this user in, in file order; the first is the user's default role.
-    public func rules(for user: String, groups: [String]) -> [AccessRule] {
-        var seen = Set<String>()
-        return access.filter { $0.matches(user: user, groups: groups) && seen.insert($0.role).inserted }
-    }
 }

@@ -4,8 +4,6 @@ import GatewayConfig
 /// Checks a Destination before it goes into a sign-in URL: only the partition's console, so the URL cannot
 /// carry a freshly minted session off to someone else's site.
 public enum ConsoleDestination {
-    static let regionPattern = #"^[a-z]{2}(-[a-z]+)+-\d+$"#
-
     public static func resolve(_ destination: URL?, region: String?, partition: Partition) throws -> URL {
         let url = destination ?? partition.defaultConsoleURL
         guard var components = URLComponents(url: url, resolvingAgainstBaseURL: false),
@@ -20,7 +18,7 @@ public enum ConsoleDestination {
         components.port = nil
         if components.path.isEmpty { components.path = "/" }
         if let region {
-            guard region.range(of: regionPattern, options: .regularExpression) != nil, Partition.of(region: region) == partition else {
+            guard Region(region)?.partition == partition else {
                 throw MintingError.invalidRequest("region \(region) is not a region of partition \(partition.rawValue)")
             }
             if partition == .aws { components.host = "\(region).\(partition.consoleHost)" }
@@ -38,6 +36,6 @@ public enum ConsoleDestination {
         if host == partition.consoleHost { return true }
         guard partition == .aws, host.hasSuffix("." + partition.consoleHost) else { return false }
         let label = String(host.dropLast(partition.consoleHost.count + 1))
-        return label.range(of: regionPattern, options: .regularExpression) != nil
+        return Region(label) != nil
     }
 }

@@ -31,9 +31,7 @@ public struct Endpoints: Sendable, Equatable {
 
 extension Partition {
     public static func of(region: String) -> Partition {
-        if region.hasPrefix("cn-") { return .awsCN }
-        if region.hasPrefix("us-gov-") { return .awsUSGov }
-        return .aws
+        Region(region)?.partition ?? .aws
     }
 
     var dnsSuffix: String {

@@ -31,6 +31,16 @@ import Testing
             == .roleNotAllowed(allowed: ["arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:role/ReadOnly"]))
     }
 
+    /// File order, each role once, by user name or by any of the user's groups.
+    @Test func rulesNameTheUserOrAGroupInFileOrder() {
+        let twice = configuration.access + [AccessRule(role: "arn:aws:iam::123456789012:role/Admin", users: ["dave"])]
+        #expect(AccessPolicy.rules(twice, for: "alice", groups: []).map(\.role) == ["arn:aws:iam::123456789012:role/ReadOnly"])
+        #expect(AccessPolicy.rules(twice, for: "dave", groups: ["staff", "aws-admins"]).map(\.role) == [
+            "arn:aws:iam::123456789012:role/Admin", "arn:aws:iam::123456789012:role/ReadOnly",
+        ])
+        #expect(AccessPolicy.rules(twice, for: "eve", groups: ["other"]).isEmpty)
+    }
+
     @Test func unknownUsersGetNoRole() {
         #expect(policy.decide(user: "nobody", requestedRole: nil) == .noRole)
     }

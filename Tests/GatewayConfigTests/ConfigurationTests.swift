@@ -104,13 +104,12 @@ import Testing
         #expect(DurationText.format(.seconds(43200)) == "12h")
     }
 
-    @Test func firstMatchingRuleIsTheDefaultRole() throws {
-        let config = try GatewayConfiguration.parse(yaml: Self.example)
-        #expect(config.rules(for: "alice", groups: []).map(\.role) == ["arn:aws:iam::123456789012:role/ConsoleReadOnly"])
-        #expect(config.rules(for: "dave", groups: ["aws-admins", "staff"]).map(\.role) == [
-            "arn:aws:iam::123456789012:role/ConsoleReadOnly", "arn:aws:iam::123456789012:role/ConsoleAdmin",
-        ])
-        #expect(config.rules(for: "eve", groups: ["other"]).isEmpty)
+    @Test func regionNames() {
+        for name in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1", "ap-southeast-4"] { #expect(Region(name)?.name == name) }
+        for name in ["us-east", "USEAST-1", "u-east-1", "us--1", "us-east-1a", "us-east-1/..", "", "-east-1"] { #expect(Region(name) == nil, "\(name)") }
+        #expect(Region("cn-north-1")?.partition == .awsCN)
+        #expect(Region("us-gov-west-1")?.partition == .awsUSGov)
+        #expect(Region("eu-west-1")?.partition == .aws)
     }
 
     /// Found by fuzzing: thousands of nested flow collections overflowed the stack inside Yams.
