@@ -11,8 +11,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,11 +31,11 @@ START_TIMEOUT = 10.0
 
 # --- process helpers -------------------------------------------------------
 
-def free_port() -> int:
-    # moto_server cannot report a port it picked itself, so pick one for it.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def reported_port(log_path: str) -> int | None:
+    """The port moto_server chose for `-p 0`, once its " * Running on http://127.0.0.1:PORT" line is out."""
+    with open(log_path) as log:
+        match = re.search(r"Running on http://127\.0\.0\.1:(\d+)", log.read())
+    return int(match.group(1)) if match else None
 
 
 def wait_for(predicate, what: str, proc: subprocess.Popen | None = None) -> None:
@@ -265,12 +265,14 @@ def main() -> int:
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="federation-standin-") as workdir:
         try:
-            moto_port = free_port()
-            moto_url = f"http://127.0.0.1:{moto_port}"
-            moto_log = open(os.path.join(workdir, "moto.log"), "w")
-            procs.append(subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(moto_port)],
+            # Port 0: the kernel picks it as moto binds, so nothing else can take it in between.
+            moto_log_path = os.path.join(workdir, "moto.log")
+            moto_log = open(moto_log_path, "w")
+            procs.append(subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", "0"],
                                           stdout=moto_log, stderr=subprocess.STDOUT))
             moto_log.close()
+            wait_for(lambda: reported_port(moto_log_path) is not None, "moto_server's port", procs[-1])
+            moto_url = f"http://127.0.0.1:{reported_port(moto_log_path)}"
             wait_for(lambda: moto_ready(moto_url), "moto_server", procs[-1])
 
             main_proc, port, port_file = start_standin(workdir, moto_url, "main")

@@ -1,5 +1,6 @@
 # Starts and stops the local AWS stand-ins: moto_server (twice: one checks signatures) and the
-# federation-endpoint stand-in, each on a free loopback port. Source it, then call start_standins.
+# federation-endpoint stand-in, each on a loopback port the kernel picks as it binds, so no other process can
+# take it in between. Source it, then call start_standins.
 #
 # Exports: CONSOLEGATE_TEST_MOTO_URL, CONSOLEGATE_TEST_AUTH_MOTO_URL, CONSOLEGATE_TEST_FEDERATION_URL,
 # CONSOLEGATE_TEST_FIXTURES (JSON from provision_standins.py), STANDINS_DIR.
@@ -21,21 +22,33 @@ wait_for_url() {
     return 1
 }
 
+# Starts moto_server on a port the kernel picks (-p 0), so no other process can take it first, and sets
+# MOTO_PORT from its "Running on" line (at most 20 s).
+start_moto() {
+    local log=$1
+    moto_server -H 127.0.0.1 -p 0 >"$log" 2>&1 &
+    STANDIN_PIDS+=($!)
+    MOTO_PORT=""
+    for _ in $(seq 1 200); do
+        MOTO_PORT=$(sed -n 's#^ \* Running on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' "$log" | head -n 1)
+        [ -n "$MOTO_PORT" ] && return 0
+        sleep 0.1
+    done
+    echo "standins: moto_server did not say where it runs" >&2
+    cat "$log" >&2
+    return 1
+}
+
 start_standins() {
     local root
     root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
     STANDINS_DIR=$(mktemp -d /tmp/consolegate-standins.XXXXXX)
     export STANDINS_DIR
 
-    local moto_port auth_port
-    moto_port=$(free_port)
-    moto_server -H 127.0.0.1 -p "$moto_port" >"$STANDINS_DIR/moto.log" 2>&1 &
-    STANDIN_PIDS+=($!)
-    auth_port=$(free_port)
-    moto_server -H 127.0.0.1 -p "$auth_port" >"$STANDINS_DIR/moto-auth.log" 2>&1 &
-    STANDIN_PIDS+=($!)
-    export CONSOLEGATE_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
-    export CONSOLEGATE_TEST_AUTH_MOTO_URL="http://127.0.0.1:$auth_port"
+    start_moto "$STANDINS_DIR/moto.log"
+    export CONSOLEGATE_TEST_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
+    start_moto "$STANDINS_DIR/moto-auth.log"
+    export CONSOLEGATE_TEST_AUTH_MOTO_URL="http://127.0.0.1:$MOTO_PORT"
     wait_for_url "$CONSOLEGATE_TEST_MOTO_URL/moto-api/"
     wait_for_url "$CONSOLEGATE_TEST_AUTH_MOTO_URL/moto-api/"
 
