@@ -30,22 +30,27 @@ public enum URIEncoding {
 
     /// Decodes %XX escapes; a malformed escape is kept as it is.
     static func decode(_ string: Substring) -> String {
-        var bytes = Array(string.utf8)
+        String(decoding: decodeBytes(Array(string.utf8), plusAsSpace: false), as: UTF8.self)
+    }
+
+    /// The bytes behind %XX escapes (and `+` as a space, for HTML forms), without passing through a String,
+    /// so a form's password stays in bytes that can be wiped.
+    public static func decodeBytes<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, plusAsSpace: Bool) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%"), bytes.distance(from: index, to: bytes.endIndex) > 2,
+               let high = hexValue(bytes[bytes.index(index, offsetBy: 1)]), let low = hexValue(bytes[bytes.index(index, offsetBy: 2)]) {
                 out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(bytes[index])
-                index += 1
+                index = bytes.index(index, offsetBy: 3)
+                continue
             }
+            out.append(plusAsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            index = bytes.index(after: index)
         }
-        bytes.removeAll()
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

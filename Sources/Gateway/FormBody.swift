@@ -1,3 +1,5 @@
+import AWSSigV4
+
 /// `application/x-www-form-urlencoded` into `RequestFields` (like FlatJSON: passwords never become strings).
 /// A name that appears twice is refused, as in JSON bodies.
 enum FormBody {
@@ -19,30 +21,6 @@ enum FormBody {
     }
 
     private static func decode(_ text: Slice<UnsafeBufferPointer<UInt8>>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let byte = text[index]
-            if byte == UInt8(ascii: "+") {
-                out.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), index + 2 < text.endIndex, let high = hex(text[index + 1]), let low = hex(text[index + 2]) {
-                out.append(high << 4 | low)
-                index += 2
-            } else {
-                out.append(byte)
-            }
-            index += 1
-        }
-        return out
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        URIEncoding.decodeBytes(text, plusAsSpace: true)
     }
 }

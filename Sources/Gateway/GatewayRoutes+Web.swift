@@ -33,13 +33,10 @@ extension GatewayRoutes {
     }
 
     func webLogin(_ request: Request, context: GatewayContext) async -> Response {
-        var fields: RequestFields
-        let csrf: String
-        switch await readCheckedForm(request) {
-        case .refused(let refusal): return refusal
-        case .form(let form, let token): (fields, csrf) = (form, token)
-        }
-        defer { fields.wipe() }
+        await withCheckedForm(request) { fields, csrf in await webLogin(request, context: context, fields: fields, csrf: csrf) }
+    }
+
+    private func webLogin(_ request: Request, context: GatewayContext, fields: RequestFields, csrf: String) async -> Response {
         let user = (try? fields.text("username")) ?? ""
         let logoutFirst = (try? fields.flag("logout_first")) == true
         guard LoginService.isAcceptableUserName(user), fields.has("password") else {
@@ -62,13 +59,10 @@ extension GatewayRoutes {
     }
 
     func webChooseRole(_ request: Request, context: GatewayContext) async -> Response {
-        var fields: RequestFields
-        let csrf: String
-        switch await readCheckedForm(request) {
-        case .refused(let refusal): return refusal
-        case .form(let form, let token): (fields, csrf) = (form, token)
-        }
-        defer { fields.wipe() }
+        await withCheckedForm(request) { fields, csrf in await webChooseRole(request, context: context, fields: fields, csrf: csrf) }
+    }
+
+    private func webChooseRole(_ request: Request, context: GatewayContext, fields: RequestFields, csrf: String) async -> Response {
         let client = client(request, context)
         guard let token = try? fields.text("pending"), let role = try? fields.text("role"),
               let authenticated = await pendingRoleChoices.take(token, csrf: csrf, client: client)
@@ -122,23 +116,16 @@ extension GatewayRoutes {
         Cookie(name: Self.csrfCookie, value: value, path: "/", secure: tlsEnabled, httpOnly: true, sameSite: .strict)
     }
 
-    enum CheckedForm {
-        /// The fields and the CSRF token they carried (equal to the cookie's).
-        case form(RequestFields, csrf: String)
-        case refused(Response)
-    }
-
-    /// A form body whose CSRF token matches the browser's cookie, or the answer refusing it.
-    func readCheckedForm(_ request: Request) async -> CheckedForm {
+    /// Runs `body` on a form whose CSRF token matches the browser's cookie, and wipes the form after; or
+    /// answers with the refusal.
+    func withCheckedForm(_ request: Request, _ body: (RequestFields, String) async -> Response) async -> Response {
         switch await Self.readForm(request) {
         case .refused(let refusal):
-            return .refused(refusal)
+            return refusal
         case .object(var fields):
-            guard let csrf = checkedCSRF(request, fields) else {
-                fields.wipe()
-                return .refused(csrfRefusal())
-            }
-            return .form(fields, csrf: csrf)
+            defer { fields.wipe() }
+            guard let csrf = checkedCSRF(request, fields) else { return csrfRefusal() }
+            return await body(fields, csrf)
         }
     }
 
