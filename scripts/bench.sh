@@ -200,7 +200,7 @@ unshare --mount --propagation private sh -c \
     'for f in pam.d passwd group; do mount --bind "$0/$f" "/etc/$f" || exit 1; done; exec "$@"' "$WORK/etc" \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" \
     AWS_ENDPOINT_URL_COGNITO_IDENTITY="$UPSTREAM/cognito-identity" AWS_ENDPOINT_URL_STS="$UPSTREAM/sts" \
-    AWS_ACCESS_KEY_ID=AKIAEXAMPLEBROKER001 AWS_SECRET_ACCESS_KEY=bench-broker-secret \
+    AWS_ACCESS_KEY_ID=bench-broker-key-id AWS_SECRET_ACCESS_KEY=bench-broker-secret \
     "$WORK/bin/consolegate" serve --config "$WORK/config.yaml" >/dev/null 2>"$WORK/daemon.log" &
 DAEMON_PID=$!
 PIDS=("$DAEMON_PID" "${PIDS[@]}")
