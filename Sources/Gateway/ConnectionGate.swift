@@ -30,8 +30,8 @@ public final class ConnectionGate: Sendable {
         if settleFirst() { promise.succeed() }
     }
 
-    /// Waiting connections are closed; for a start-up that failed.
-    public func close() {
+    /// Waiting connections are closed: the gate went away unopened (a start-up that failed).
+    private func close() {
         if settleFirst() { promise.fail(ChannelError.ioOnClosedChannel) }
     }
 

@@ -79,8 +79,9 @@ public enum GatewayServer {
 
         let listen = configuration.listen
         let gate = ConnectionGate()
-        let startingListeners = Mutex([listen.httpPort, listen.metrics?.port, listen.socket.map { _ in 0 }].compactMap { $0 }.count)
-        // Root is given up once the last listener is bound; only then are connections set up and read.
+        // Set to the number of listeners below, before any starts; root is given up once the last one is bound,
+        // and only then are connections set up and read.
+        let startingListeners = Mutex(0)
         let listenerRunning: @Sendable () async -> Void = {
             guard startingListeners.withLock({ $0 -= 1; return $0 == 0 }) else { return }
             await giveUpRoot(to: serviceAccount, audit: audit, logger: logger)
@@ -113,6 +114,7 @@ public enum GatewayServer {
                 logger: logger.listener("socket")
             ))
         }
+        startingListeners.withLock { $0 = services.count }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // The daemon cannot start a root process again once it runs unprivileged: a monitor that dies takes the
         // daemon with it. Logins in flight fail closed (503, audited); then systemd restarts the service.

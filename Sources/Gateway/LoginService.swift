@@ -424,10 +424,12 @@ public struct LoginService: Sendable {
         let entry: AuditScope.Entry
         if let recorded = scope.entry {
             entry = recorded
+        } else if Task.isCancelled {
+            entry = AuditScope.Entry(outcome: .clientGone, detail: "cancelled before an outcome")
+            result = .failure(.clientGone)
         } else {
-            entry = AuditScope.Entry(outcome: Task.isCancelled ? .clientGone : .upstreamUnavailable,
-                                     detail: Task.isCancelled ? "cancelled before an outcome" : "no outcome was recorded")
-            result = .failure(Task.isCancelled ? .clientGone : .upstreamUnavailable("no outcome was recorded"))
+            entry = AuditScope.Entry(outcome: .upstreamUnavailable, detail: "no outcome was recorded")
+            result = .failure(.upstreamUnavailable("no outcome was recorded"))
         }
         do {
             try await write(attempt, entry)
