@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.24.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // libcrypto (OpenSSL) for SHA-256, HMAC and OPENSSL_cleanse; only AWSSigV4 imports it.
@@ -47,6 +48,18 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Authorization", dependencies: ["GatewayConfig"]),
+        // What replicas share and what the auditor reads: the lockout, pending role choices, used one-time codes
+        // and the audit trail, in memory and a file, or in PostgreSQL.
+        .target(
+            name: "GatewayStore",
+            dependencies: [
+                "CProcessSupport",
+                "GatewayConfig",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Minting",
             dependencies: [
@@ -64,6 +77,7 @@ let package = Package(
                 "Authorization",
                 "CProcessSupport",
                 "GatewayConfig",
+                "GatewayStore",
                 "Minting",
                 "PAMAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -85,6 +99,7 @@ let package = Package(
             dependencies: [
                 "Authorization",
                 "Gateway",
+                "GatewayStore",
                 "Minting",
                 "PAMAuth",
                 "GatewayConfig",
@@ -110,6 +125,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "GatewayConfig",
+                "GatewayStore",
                 "Minting",
                 "PAMAuth",
                 "TestSupport",
@@ -118,6 +134,10 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
+        ),
+        .testTarget(
+            name: "GatewayStoreTests",
+            dependencies: ["GatewayStore", "GatewayConfig", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "GatewayConfig"]),
         .testTarget(name: "MintingTests", dependencies: ["Minting", "AWSSigV4", "GatewayConfig", "TestSupport"]),

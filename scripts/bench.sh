@@ -2,7 +2,9 @@
 # Benchmarks `consolegate serve` (release build) as a whole: JSON logins over HTTP at 64 concurrent clients
 # through a pam_permit stack and a cognito-developer mint, and prints per login the CPU of the daemon, of the
 # PAM monitor and of its workers, the throughput and p50/p99 latency, and the idle RSS of both processes,
-# beside the targets. Nothing leaves this machine.
+# beside the targets. Then the same logins with the state and audit in PostgreSQL (one replica), and through
+# HAProxy to three such replicas: logins per second and p99 for each, and the p50 of one login at a time with
+# and without PostgreSQL (the shared state may add at most 2 ms). Nothing leaves this machine.
 #
 #   scripts/bench.sh                    # builds .build/release, 500 warm-up + 5000 measured logins
 #   CONSOLEGATE_BUILD_DIR=.build-release/release BENCH_LOGINS=20000 scripts/bench.sh
@@ -21,6 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/standins.sh   # free_port, wait_for_url
+source scripts/lib/postgres.sh   # start_postgres, stop_postgres
 
 LOGINS=${BENCH_LOGINS:-5000}
 WARMUP=${BENCH_WARMUP:-500}
@@ -38,7 +41,7 @@ BENCH_USER=cgbench
 
 # --- tools --------------------------------------------------------------------------------------------
 missing=()
-for package in nginx apache2-utils curl jq; do
+for package in nginx apache2-utils curl jq postgresql haproxy; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -73,6 +76,7 @@ cleanup() {   # SIGTERM, up to 5 s to end, then SIGKILL; the monitor ends with t
         sleep 0.1
     done
     for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    stop_postgres
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -194,26 +198,40 @@ NGINX_PID=$!
 PIDS+=("$NGINX_PID")
 wait_for_url "$UPSTREAM/healthz" || { cat "$WORK/nginx/error.log" >&2; fail "nginx did not start"; }
 
+# start_gateway CONFIG HOST LOG: `serve` in a private mount namespace with the bench's /etc; sets DAEMON_PID,
+# API_PORT and METRICS_PORT once both listeners have logged their ports (at most 30 s).
+start_gateway() {
+    local config=$1 host=$2 log=$3
+    # unshare, sh and env each exec the next: $! is the daemon.
+    unshare --mount --propagation private sh -c \
+        'for f in pam.d passwd group; do mount --bind "$0/$f" "/etc/$f" || exit 1; done; exec "$@"' "$WORK/etc" \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" \
+        AWS_ENDPOINT_URL_COGNITO_IDENTITY="$UPSTREAM/cognito-identity" AWS_ENDPOINT_URL_STS="$UPSTREAM/sts" \
+        AWS_ACCESS_KEY_ID=bench-broker-key-id AWS_SECRET_ACCESS_KEY=bench-broker-secret \
+        "$WORK/bin/consolegate" serve --config "$config" >/dev/null 2>"$log" &
+    DAEMON_PID=$!
+    PIDS=("$DAEMON_PID" "${PIDS[@]}")
+    API_PORT="" METRICS_PORT=""
+    local pattern="listening on ${host//./\\.}:[0-9]*"
+    for _ in $(seq 300); do
+        kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$log" >&2; fail "consolegate serve exited during start-up"; }
+        API_PORT=$(grep -v '"listener":"metrics"' "$log" | grep -o "$pattern" | head -1 | cut -d: -f2 || true)
+        METRICS_PORT=$(grep '"listener":"metrics"' "$log" | grep -o "$pattern" | head -1 | cut -d: -f2 || true)
+        [ -n "$API_PORT" ] && [ -n "$METRICS_PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$API_PORT" ] && [ -n "$METRICS_PORT" ] || { cat "$log" >&2; fail "consolegate serve did not say where it listens within 30 s"; }
+    # With PostgreSQL, ready once the schema is current and the database answers.
+    for _ in $(seq 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$host:$API_PORT/healthz")" = 200 ] && return 0
+        sleep 0.1
+    done
+    cat "$log" >&2
+    fail "consolegate serve on $host did not turn healthy within 30 s"
+}
+
 echo "== starting consolegate serve"
-# unshare, sh and env each exec the next: $! is the daemon.
-unshare --mount --propagation private sh -c \
-    'for f in pam.d passwd group; do mount --bind "$0/$f" "/etc/$f" || exit 1; done; exec "$@"' "$WORK/etc" \
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" \
-    AWS_ENDPOINT_URL_COGNITO_IDENTITY="$UPSTREAM/cognito-identity" AWS_ENDPOINT_URL_STS="$UPSTREAM/sts" \
-    AWS_ACCESS_KEY_ID=bench-broker-key-id AWS_SECRET_ACCESS_KEY=bench-broker-secret \
-    "$WORK/bin/consolegate" serve --config "$WORK/config.yaml" >/dev/null 2>"$WORK/daemon.log" &
-DAEMON_PID=$!
-PIDS=("$DAEMON_PID" "${PIDS[@]}")
-# Ready when both listeners have logged their ports (at most 30 s).
-API_PORT="" METRICS_PORT=""
-for _ in $(seq 300); do
-    kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/daemon.log" >&2; fail "consolegate serve exited during start-up"; }
-    API_PORT=$(grep -v '"listener":"metrics"' "$WORK/daemon.log" | grep -o 'listening on 127\.0\.0\.1:[0-9]*' | head -1 | cut -d: -f2 || true)
-    METRICS_PORT=$(grep '"listener":"metrics"' "$WORK/daemon.log" | grep -o 'listening on 127\.0\.0\.1:[0-9]*' | head -1 | cut -d: -f2 || true)
-    [ -n "$API_PORT" ] && [ -n "$METRICS_PORT" ] && break
-    sleep 0.1
-done
-[ -n "$API_PORT" ] && [ -n "$METRICS_PORT" ] || { cat "$WORK/daemon.log" >&2; fail "consolegate serve did not say where it listens within 30 s"; }
+start_gateway "$WORK/config.yaml" 127.0.0.1 "$WORK/daemon.log"
 MONITOR_PID=$(pgrep -P "$DAEMON_PID" -x consolegate-pam || true)
 [ -n "$MONITOR_PID" ] || fail "no consolegate-pam monitor under the daemon (pid $DAEMON_PID)"
 LOGIN_URL="http://127.0.0.1:$API_PORT/api/v1/login"
@@ -237,8 +255,8 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13, $14, $15 
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }   # the whole machine
 
 # One connection per login, as a CLI client makes (ab speaks HTTP/1.0 without keep-alive).
-run_ab() {   # run_ab N OUTPUT: N logins at CONCURRENCY; fails unless every answer was a 2xx
-    ab -q -n "$1" -c "$CONCURRENCY" -s 30 -p "$WORK/login.json" -T application/json "$LOGIN_URL" >"$2" 2>&1 \
+run_ab() {   # run_ab N OUTPUT [CONCURRENCY [URL]]: N logins; fails unless every answer was a 2xx
+    ab -q -n "$1" -c "${3:-$CONCURRENCY}" -s 30 -p "$WORK/login.json" -T application/json "${4:-$LOGIN_URL}" >"$2" 2>&1 \
         || { cat "$2" >&2; fail "ab failed"; }
     local complete bad non2xx
     complete=$(awk '/^Complete requests:/ { print $3 }' "$2")
@@ -246,7 +264,7 @@ run_ab() {   # run_ab N OUTPUT: N logins at CONCURRENCY; fails unless every answ
     bad=$(sed -n 's/^   (Connect: \([0-9]*\), Receive: \([0-9]*\), Length: [0-9]*, Exceptions: \([0-9]*\))$/\1 \2 \3/p' "$2" | awk '{ print $1 + $2 + $3 }')
     non2xx=$(awk '/^Non-2xx responses:/ { print $3 }' "$2")
     [ "$complete" = "$1" ] && [ "${bad:-0}" = 0 ] && [ -z "$non2xx" ] \
-        || { cat "$2" >&2; grep -v '"outcome":"success"' "$WORK/audit/audit.jsonl" | head -n 3 >&2; fail "not every login succeeded (complete $complete of $1, non-2xx ${non2xx:-0}, errors ${bad:-0})"; }
+        || { cat "$2" >&2; grep -hv '"outcome":"success"' "$WORK"/audit*/audit.jsonl | head -n 3 >&2; fail "not every login succeeded (complete $complete of $1, non-2xx ${non2xx:-0}, errors ${bad:-0})"; }
 }
 
 echo "== warm-up: $WARMUP logins, $CONCURRENCY at a time"
@@ -317,3 +335,92 @@ echo "$LOGINS logins after $WARMUP warm-up, $CONCURRENCY concurrent, one connect
 echo "daemon counted them as successes. CPU from /proc/PID/stat (${HZ} Hz ticks): gateway total = daemon + monitor"
 echo "+ workers (the monitor's reaped children). Idle RSS after start-up and one login. Also per login: ab ${ab_ms} ms,"
 echo "nginx ${nginx_ms} ms. Other processes used ${others}% of this $(nproc)-core machine during the run (0 = it was idle)."
+
+# --- the shared state: one replica on PostgreSQL, then three behind HAProxy ---------------------------------
+percentile() { awk -v p="$1%" '$1 == p { print $2 }' "$2"; }
+mean_ms() { awk '/^Time per request:/ && /\(mean\)$/ { print $4; exit }' "$1"; }
+throughput() { awk '/^Requests per second:/ { printf "%.0f", $4 }' "$1"; }
+SERIAL=${BENCH_SERIAL_LOGINS:-500}
+
+echo
+echo "== one login at a time, memory backend: $SERIAL logins"
+run_ab "$SERIAL" "$WORK/ab-serial-memory.txt" 1
+kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true
+
+echo "== starting PostgreSQL (a throwaway cluster) and three replicas on it"
+start_postgres
+PG_ROLE_PASSWORD=$(openssl rand -hex 16)
+PGPASSWORD=$CONSOLEGATE_TEST_PG_PASSWORD psql -q -h 127.0.0.1 -p "$CONSOLEGATE_TEST_PG_PORT" -U postgres \
+    -c "CREATE ROLE gateway LOGIN PASSWORD '$PG_ROLE_PASSWORD'" -c "CREATE DATABASE gateway OWNER gateway" >/dev/null
+printf '%s\n' "$PG_ROLE_PASSWORD" >"$WORK/pgpassword"
+openssl rand -base64 48 >"$WORK/device-keys"
+chmod 0600 "$WORK/pgpassword" "$WORK/device-keys"
+for replica in 2 3 4; do
+    mkdir -p "$WORK/audit$replica"
+    chown consolegate: "$WORK/audit$replica"
+    sed -e "s#127.0.0.1:0#127.0.0.$replica:0#" -e "s#$WORK/audit/#$WORK/audit$replica/#" "$WORK/config.yaml" >"$WORK/config$replica.yaml"
+    cat >>"$WORK/config$replica.yaml" <<YAML
+  device_key_file: $WORK/device-keys
+state:
+  backend: postgres
+  postgres:
+    url: postgres://gateway@127.0.0.1:$CONSOLEGATE_TEST_PG_PORT/gateway?sslmode=disable
+    password_file: $WORK/pgpassword
+YAML
+    sed -i 's#^  file: \(.*\)$#  file: \1\n  postgres: true#' "$WORK/config$replica.yaml"
+    start_gateway "$WORK/config$replica.yaml" "127.0.0.$replica" "$WORK/daemon$replica.log"
+    eval "REPLICA_PORT_$replica=$API_PORT"
+done
+PG_URL="http://127.0.0.2:$REPLICA_PORT_2/api/v1/login"
+
+echo "== one replica on PostgreSQL: warm-up, $LOGINS logins at $CONCURRENCY, then $SERIAL one at a time"
+run_ab "$WARMUP" "$WORK/ab-warmup-pg.txt" "$CONCURRENCY" "$PG_URL"
+run_ab "$LOGINS" "$WORK/ab-pg.txt" "$CONCURRENCY" "$PG_URL"
+run_ab "$SERIAL" "$WORK/ab-serial-pg.txt" 1 "$PG_URL"
+
+HAPROXY_PORT=$(free_port)
+cat >"$WORK/haproxy.cfg" <<CFG
+global
+    maxconn 4096
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    option httpchk GET /healthz
+    default-server inter 1s fall 2 rise 2
+frontend gateway
+    bind 127.0.0.1:$HAPROXY_PORT
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    server r2 127.0.0.2:$REPLICA_PORT_2 check
+    server r3 127.0.0.3:$REPLICA_PORT_3 check
+    server r4 127.0.0.4:$REPLICA_PORT_4 check
+CFG
+haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 &
+PIDS+=("$!")
+HA_URL="http://127.0.0.1:$HAPROXY_PORT/api/v1/login"
+for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HAPROXY_PORT/healthz")" = 200 ] && break
+    sleep 0.1
+done
+echo "== three replicas behind HAProxy: warm-up, $LOGINS logins at $CONCURRENCY"
+run_ab "$WARMUP" "$WORK/ab-warmup-ha.txt" "$CONCURRENCY" "$HA_URL"
+run_ab "$LOGINS" "$WORK/ab-ha.txt" "$CONCURRENCY" "$HA_URL"
+
+added=$(awk -v a="$(mean_ms "$WORK/ab-serial-pg.txt")" -v b="$(mean_ms "$WORK/ab-serial-memory.txt")" 'BEGIN { printf "%.2f", a - b }')
+echo
+printf '%-42s %10s %10s %10s\n' "state" "logins/s" "p50 ms" "p99 ms"
+printf '%.0s-' {1..76}; echo
+printf '%-42s %10s %10s %10s\n' "memory, one replica ($CONCURRENCY clients)" "$(throughput "$WORK/ab.txt")" "$(percentile 50 "$WORK/ab.txt")" "$(percentile 99 "$WORK/ab.txt")"
+printf '%-42s %10s %10s %10s\n' "PostgreSQL, one replica ($CONCURRENCY clients)" "$(throughput "$WORK/ab-pg.txt")" "$(percentile 50 "$WORK/ab-pg.txt")" "$(percentile 99 "$WORK/ab-pg.txt")"
+printf '%-42s %10s %10s %10s\n' "PostgreSQL, 3 replicas + HAProxy ($CONCURRENCY)" "$(throughput "$WORK/ab-ha.txt")" "$(percentile 50 "$WORK/ab-ha.txt")" "$(percentile 99 "$WORK/ab-ha.txt")"
+echo
+row "one login at a time: memory (mean)" "$(mean_ms "$WORK/ab-serial-memory.txt")" "ms"
+row "one login at a time: PostgreSQL (mean)" "$(mean_ms "$WORK/ab-serial-pg.txt")" "ms"
+row "added by the PostgreSQL state and audit" "$added" "ms" "<=" 2
+echo
+echo "With PostgreSQL each login makes four round trips more than in memory: admit, finish, and the two audit rows"
+echo "(minting, outcome), each committed before the answer. Three replicas share this machine's two cores with"
+echo "PostgreSQL, HAProxy, nginx and ab, so their throughput shows the overhead of the balancer, not a scale-out."

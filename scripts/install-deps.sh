@@ -9,6 +9,7 @@ APT_PACKAGES=(
     libpam-oath oathtool                               # one-time codes
     openssl                                            # a throwaway certificate for the TLS test
     chromium chromium-driver                           # the login page in a headless browser (Tests/Web)
+    postgresql haproxy                                 # shared state of replicas, and a balancer in front (Tests/HA)
 )
 PYTHON_PACKAGES=('moto[server]' boto3 botocore selenium prometheus_client pexpect awscli)
 

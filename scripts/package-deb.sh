@@ -38,6 +38,7 @@ install -m 0640 deploy/config.yaml "$ROOT/etc/consolegate/config.yaml"
 
 install -D -m 0644 README.md "$DOC/README.md"
 install -D -m 0644 docs/deployment.md "$DOC/deployment.md"
+install -D -m 0644 docs/high-availability.md "$DOC/high-availability.md"
 sed 's#/usr/local/bin/consolegate#/usr/bin/consolegate#g' deploy/sshd_config.d/consolegate.conf | install -D -m 0644 /dev/stdin "$DOC/examples/sshd_config.d/consolegate.conf"
 install -D -m 0644 pam/consolegate.rhel "$DOC/examples/pam.d/consolegate.rhel"
 gzip -9n "$DOC/README.md" "$DOC/deployment.md"

@@ -5,13 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 source scripts/lib/standins.sh
+source scripts/lib/postgres.sh
 
-trap stop_standins EXIT
+trap 'stop_standins; stop_postgres' EXIT
 echo "== federation stand-in self-test"
 python3 Tests/StandIns/test_federation_standin.py
 
 echo "== starting the AWS stand-ins"
 start_standins
+echo "== starting a throwaway PostgreSQL cluster"
+start_postgres
 
 echo "== swift build"
 swift build --build-tests
@@ -35,6 +38,8 @@ echo "== web: consolegate login in a terminal, the AWS CLI, /metrics"
 python3 Tests/Web/client_test.py
 echo "== connections: per-address cap, header and keep-alive timeouts, 5,000 hostile connections"
 python3 Tests/Web/connections_test.py
+echo "== high availability: three replicas on PostgreSQL behind HAProxy"
+python3 Tests/HA/ha_test.py
 
 if [ "$(id -u)" = 0 ]; then
     echo "== LDAP: slapd + nslcd + pam_ldap"

@@ -26,6 +26,11 @@ public final class ConnectionGate: Sendable {
         return gate
     }
 
+    /// Returns once the gate has opened; throws if it closed unopened.
+    public func waitUntilOpen() async throws {
+        try await promise.futureResult.get()
+    }
+
     public func open() {
         if settleFirst() { promise.succeed() }
     }

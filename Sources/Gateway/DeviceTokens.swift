@@ -60,6 +60,16 @@ public struct DeviceTokens: Sendable {
         return String(parts[1])
     }
 
+    /// A one-time code's entry in the shared state: HMAC of user and code under a key derived from the
+    /// signing key, which every replica shares (`lockout.device_key_file`). Six digits are quickly tried
+    /// against a plain hash; without the key they are not.
+    public func oneTimeCodeDigest(user: String, code: UnsafeBufferPointer<UInt8>) -> String {
+        let key = Digest.hmacSHA256(key: keys[0], string: "consolegate one-time code digests")
+        var message = Array(user.utf8) + [0] + Array(code)
+        defer { Digest.cleanse(&message) }
+        return Digest.hmacSHA256(key: key, data: message).hexString
+    }
+
     static func base64url(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")

@@ -47,12 +47,11 @@ extension GatewayRoutes {
         let role = (try? fields.text("role")).flatMap { $0.isEmpty ? nil : $0 }
         let attempt = LoginAttempt(user: user, secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id,
                                    deviceToken: request.cookies[Self.deviceCookie]?.value, isClientConnected: Self.connected(context))
-        switch await service.webLogin(attempt) {
+        switch await service.webLogin(attempt, csrf: csrf) {
         case .success(.granted(let grant)):
             return redirect(to: grant, user: user)
-        case .success(.chooseRole(let authenticated)):
-            let pending = await pendingRoleChoices.add(user: authenticated, csrf: csrf, client: client)
-            return html(.ok, WebPages.chooseRole(roles: authenticated.roles, pending: pending, csrf: csrf, logoutFirst: logoutFirst))
+        case .success(.chooseRole(let token, let roles)):
+            return html(.ok, WebPages.chooseRole(roles: roles, pending: token, csrf: csrf, logoutFirst: logoutFirst))
         case .failure(let failure):
             return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
         }
@@ -63,19 +62,21 @@ extension GatewayRoutes {
     }
 
     private func webChooseRole(_ request: Request, context: GatewayContext, fields: RequestFields, csrf: String) async -> Response {
-        let client = client(request, context)
-        guard let token = try? fields.text("pending"), let role = try? fields.text("role"),
-              let authenticated = await pendingRoleChoices.take(token, csrf: csrf, client: client)
-        else {
-            return html(.forbidden, WebPages.message(title: "Sign in again — AWS console sign-in", text: "This choice has expired. Sign in again."))
+        guard let token = try? fields.text("pending"), RandomToken.isWellFormed(token), let role = try? fields.text("role") else {
+            return choiceExpired()
         }
         let logoutFirst = (try? fields.flag("logout_first")) == true
-        let attempt = LoginAttempt(user: authenticated.name, secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client,
+        let attempt = LoginAttempt(user: "", secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client(request, context),
                                    requestId: context.id, isClientConnected: Self.connected(context))
-        switch await service.chosenRole(for: authenticated, attempt) {
-        case .success(let grant): return redirect(to: grant, user: authenticated.name)
-        case .failure(let failure): return webFailure(failure, csrf: csrf, user: authenticated.name, logoutFirst: logoutFirst)
+        switch await service.chosenRole(token: token, csrf: csrf, attempt) {
+        case .success(let chosen): return redirect(to: chosen.grant, user: chosen.user)
+        case .failure(.choiceExpired): return choiceExpired()
+        case .failure(let failure): return webFailure(failure, csrf: csrf, user: "", logoutFirst: logoutFirst)
         }
+    }
+
+    func choiceExpired() -> Response {
+        html(.forbidden, WebPages.message(title: "Sign in again — AWS console sign-in", text: "This choice has expired. Sign in again."))
     }
 
     // MARK: - Pieces
@@ -92,6 +93,8 @@ extension GatewayRoutes {
         case .clientGone: (.serviceUnavailable, "The connection was lost. Sign in again.")
         case .busy: (.serviceUnavailable, "Too many people are signing in right now. Try again in a few seconds.")
         case .pamUnavailable: (.serviceUnavailable, "Sign-in is restarting. Try again in a moment.")
+        case .stateUnavailable: (.serviceUnavailable, "Sign-in is unavailable right now. Try again in a minute, or tell your administrator.")
+        case .choiceExpired: (.forbidden, "This choice has expired. Sign in again.")
         }
         var response = html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
         if failure == .busy { response.headers[.retryAfter] = JSONAnswer.retryAfterBusy }

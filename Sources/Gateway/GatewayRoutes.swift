@@ -17,7 +17,6 @@ public struct GatewayRoutes: Sendable {
     let secretKinds: [SecretKind]
     let logoutFirstDefault: Bool
     let tlsEnabled: Bool
-    let pendingRoleChoices = PendingRoleChoices()
     /// The sign-in endpoint's origin and the console's: where the login form's redirects lead.
     let formActions: [String]
     public init(service: LoginService, configuration: GatewayConfiguration) {
@@ -36,7 +35,7 @@ public struct GatewayRoutes: Sendable {
         let router = Router(context: GatewayContext.self)
         router.middlewares.add(SecurityHeadersMiddleware(strictTransportSecurity: tlsEnabled, formActions: formActions))
         router.middlewares.add(CrossSiteRefusalMiddleware())
-        router.get("/healthz") { _, _ in JSONAnswer.object(.ok, ["status": "ok"]) }
+        router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
         router.get("/api/v1/info") { _, _ in
             // What a client must ask a person for; nothing secret.
             JSONAnswer.object(.ok, ["secrets": secretKinds.map(\.rawValue), "logout_first": logoutFirstDefault])
@@ -63,7 +62,7 @@ public struct GatewayRoutes: Sendable {
     public func socketRouter() -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         router.middlewares.add(SecurityHeadersMiddleware())
-        router.get("/healthz") { _, _ in JSONAnswer.object(.ok, ["status": "ok"]) }
+        router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
         router.post("/v1/url") { request, context in await socketURL(request, context: context) }
         router.post("/v1/unlock") { request, context in await socketUnlock(request, context: context) }
         return router
@@ -185,6 +184,7 @@ public struct GatewayRoutes: Sendable {
             case .unlocked(let key): return JSONAnswer.object(.ok, ["unlocked": key.description])
             case .nothingToUnlock(let key): return JSONAnswer.object(.ok, ["unlocked": NSNull(), "message": "\(key) was not locked"])
             case .notPermitted: return JSONAnswer.error(.forbidden, "only root or members of admin_group may unlock")
+            case .stateUnavailable: return JSONAnswer.failure(.stateUnavailable)
             }
         }
     }

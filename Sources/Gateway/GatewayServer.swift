@@ -1,5 +1,6 @@
 import Foundation
 import GatewayConfig
+import GatewayStore
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -29,8 +30,8 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
 /// `consolegate serve`: the JSON API on TCP and the local socket, sharing one login service.
 public enum GatewayServer {
     public static func run(configuration: GatewayConfiguration, configFile: String?, environment: [String: String], logger: Logger) async throws {
-        guard let auditFile = configuration.audit.file else {
-            throw GatewayStartupError(description: "config: audit.file is required for serve (no audit trail, no URLs)")
+        guard configuration.audit.file != nil || configuration.audit.postgres else {
+            throw GatewayStartupError(description: "config: audit.file or audit.postgres is required for serve (no audit trail, no URLs)")
         }
         guard configuration.listen.httpPort != nil || configuration.listen.socket != nil else {
             throw GatewayStartupError(description: "config: listen.http or listen.socket is required for serve")
@@ -48,12 +49,13 @@ public enum GatewayServer {
         // Files the daemon creates (audit log, socket) start private; the socket is opened up explicitly below.
         umask(0o077)
         try FileDescriptorLimit.raise(toServe: configuration.listen)
-        let audit = AuditLog(path: auditFile, owner: serviceAccount)
+        let auditFile = configuration.audit.file.map { AuditLog(path: $0, owner: serviceAccount) }
         do {
-            try await audit.open()
+            try await auditFile?.open()
         } catch {
             throw GatewayStartupError(description: "\(error)")
         }
+        let shared = try SharedState(configuration, environment: environment, logger: logger)
         let deviceTokens: DeviceTokens
         do {
             deviceTokens = try configuration.lockout.deviceKeyFile.map { try DeviceTokens.load(keyFile: $0, lifetime: configuration.lockout.deviceTokenLifetime) }
@@ -70,8 +72,9 @@ public enum GatewayServer {
         } catch {
             throw GatewayStartupError(description: "\(error)")
         }
+        let audit = AuditTrail(shared.auditSinks + [auditFile].compactMap { $0 })
         let service = LoginService(configuration: configuration, authenticator: authenticator, minter: minter, audit: audit,
-                                   deviceTokens: deviceTokens, logger: logger)
+                                   state: shared.state, deviceTokens: deviceTokens, logger: logger)
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         LoginService.registerMetrics()
@@ -84,7 +87,7 @@ public enum GatewayServer {
         let startingListeners = Mutex(0)
         let listenerRunning: @Sendable () async -> Void = {
             guard startingListeners.withLock({ $0 -= 1; return $0 == 0 }) else { return }
-            await giveUpRoot(to: serviceAccount, audit: audit, logger: logger)
+            await giveUpRoot(to: serviceAccount, audit: auditFile, logger: logger)
             gate.open()
         }
         var services: [any Service] = []
@@ -115,6 +118,8 @@ public enum GatewayServer {
             ))
         }
         startingListeners.withLock { $0 = services.count }
+        // The database's bytes are read only once root is gone, like the clients'.
+        if let database = shared.service(startingAfter: gate) { services.append(database) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // The daemon cannot start a root process again once it runs unprivileged: a monitor that dies takes the
         // daemon with it. Logins in flight fail closed (503, audited); then systemd restarts the service.
@@ -163,7 +168,7 @@ extension GatewayServer {
     /// The one way past start-up: as the service user for good, or, not started as root, as whoever ran it.
     /// A drop that fails, or an audit log the service user cannot reach, stops the daemon before any
     /// connection is read.
-    static func giveUpRoot(to account: ServiceAccount?, audit: AuditLog, logger: Logger) async {
+    static func giveUpRoot(to account: ServiceAccount?, audit: AuditLog?, logger: Logger) async {
         do {
             if let account {
                 try PrivilegeDrop.become(account)
@@ -171,7 +176,7 @@ extension GatewayServer {
             } else {
                 logger.info("not started as root (uid \(geteuid())): no privileges to drop")
             }
-            try await audit.checkPathReachable()
+            try await audit?.checkPathReachable()
         } catch {
             logger.critical("\(error); stopping")
             exit(2)

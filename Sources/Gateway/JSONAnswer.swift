@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 import Hummingbird
 import HTTPTypes
 import Minting
@@ -40,10 +41,23 @@ enum JSONAnswer {
             return error(.serviceUnavailable, "the client went away")
         case .pamUnavailable:
             return error(.serviceUnavailable, "sign-in is restarting; try again in a moment")
+        case .stateUnavailable:
+            return error(.serviceUnavailable, "sign-in is unavailable (the gateway's shared state does not answer); try again in a minute")
+        case .choiceExpired:
+            return error(.forbidden, "this role choice has expired; sign in again")
         case .busy:
             var response = error(.serviceUnavailable, "too many sign-ins at once; try again in a few seconds")
             response.headers[.retryAfter] = retryAfterBusy
             return response
+        }
+    }
+
+    /// `/healthz`: 200 while logins can be decided, 503 with the reason when not, so that a load balancer
+    /// drains this replica.
+    static func health(_ health: StateHealth) -> Response {
+        switch health {
+        case .ok: object(.ok, ["status": "ok"])
+        case .degraded(let reason): object(.serviceUnavailable, ["status": "degraded", "reason": reason])
         }
     }
 

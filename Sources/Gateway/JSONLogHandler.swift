@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 import Logging
 
 /// Logs as one JSON object per line on stderr: time, level, label, message and metadata (which carries the

@@ -1,6 +1,8 @@
+import AWSSigV4
 import Authorization
 import Foundation
 import GatewayConfig
+import GatewayStore
 import Logging
 import Metrics
 import Minting
@@ -40,6 +42,10 @@ public enum LoginFailure: Error, Sendable, Equatable {
     case busy
     /// The PAM monitor is gone (the daemon is stopping); 503.
     case pamUnavailable
+    /// The shared state (PostgreSQL) did not answer in time; nothing was decided or minted (503).
+    case stateUnavailable
+    /// A web role choice whose token is unknown, spent, expired, or from another browser or address.
+    case choiceExpired
 }
 
 /// Someone this gateway has just authenticated: PAM said yes to their secrets, or, on the socket, the kernel
@@ -47,7 +53,8 @@ public enum LoginFailure: Error, Sendable, Equatable {
 /// private to its file), so nothing can be authorized or minted for a name that merely arrived in a request.
 public struct AuthenticatedUser: Sendable {
     public let name: String
-    /// The access rules that name them or their groups, looked up before PAM ran; never empty.
+    /// The access rules that name them or their groups, looked up before PAM ran (for a web role choice,
+    /// again when the role is picked).
     let rules: [AccessRule]
     public var roles: [String] { rules.map(\.role) }
 
@@ -94,35 +101,45 @@ public struct LoginAttempt: Sendable {
 }
 
 /// front end → authenticate → authorize → mint → audit. Every path writes exactly one audit record, and a
-/// grant leaves only after its record is on disk.
+/// grant leaves only after its record is durable.
 public struct LoginService: Sendable {
     let configuration: GatewayConfiguration
     let authenticator: any Authenticating
     let policy: AccessPolicy
     let minter: any URLMinting
-    let audit: AuditLog
-    let lockout: LockoutTracker
+    let audit: any AuditSink
+    /// The lockout, pending role choices and used one-time codes: this process's, or all replicas'.
+    let state: any GatewayState
     public let deviceTokens: DeviceTokens
     let logger: Logger
 
+    /// How long a web login waits for its user to pick a role.
+    static let roleChoiceLifetime: Duration = .seconds(120)
+
     public init(configuration: GatewayConfiguration, authenticator: any Authenticating, policy: AccessPolicy, minter: any URLMinting,
-                audit: AuditLog, lockout: LockoutTracker, deviceTokens: DeviceTokens, logger: Logger) {
+                audit: any AuditSink, state: any GatewayState, deviceTokens: DeviceTokens, logger: Logger) {
         self.configuration = configuration
         self.authenticator = authenticator
         self.policy = policy
         self.minter = minter
         self.audit = audit
-        self.lockout = lockout
+        self.state = state
         self.deviceTokens = deviceTokens
         self.logger = logger
     }
 
-    public init(configuration: GatewayConfiguration, authenticator: any Authenticating, minter: any URLMinting, audit: AuditLog,
-                deviceTokens: DeviceTokens, logger: Logger) {
+    public init(configuration: GatewayConfiguration, authenticator: any Authenticating, minter: any URLMinting, audit: any AuditSink,
+                state: any GatewayState, deviceTokens: DeviceTokens, logger: Logger) {
         self.init(
             configuration: configuration, authenticator: authenticator, policy: AccessPolicy(configuration: configuration), minter: minter,
-            audit: audit, lockout: LockoutTracker(limits: configuration.lockout), deviceTokens: deviceTokens, logger: logger
+            audit: audit, state: state, deviceTokens: deviceTokens, logger: logger
         )
+    }
+
+    /// Whether logins can be decided and recorded now (`/healthz`): the shared state and the audit trail.
+    public func health() async -> StateHealth {
+        if case .degraded(let reason) = await state.health() { return .degraded(reason) }
+        return await audit.health()
     }
 
     /// What a front end accepts as a user name before anything else happens: no control characters (CR, LF,
@@ -140,31 +157,59 @@ public struct LoginService: Sendable {
         }
     }
 
-    /// What the web form gets: a grant, or, for a user with several roles who named none, the proof of
-    /// authentication to keep while they pick one.
+    /// What the web form gets: a grant, or, for a user with several roles who named none, the token that
+    /// proves the authentication while they pick one.
     public enum WebStep: Sendable {
         case granted(Grant)
-        case chooseRole(AuthenticatedUser)
+        case chooseRole(token: String, roles: [String])
     }
 
-    /// A login through the web form: like `login`, but a user with several roles chooses one first.
-    public func webLogin(_ attempt: LoginAttempt) async -> Result<WebStep, LoginFailure> {
+    /// A login through the web form: like `login`, but a user with several roles chooses one first. The
+    /// choice is bound to the browser's CSRF token and address, kept in the shared state (any replica can
+    /// finish it), usable once, for two minutes. The password is not asked for again (a one-time code could
+    /// not be used twice anyway).
+    public func webLogin(_ attempt: LoginAttempt, csrf: String) async -> Result<WebStep, LoginFailure> {
         await audited(attempt) { scope in
             await afterAuthentication(attempt, &scope) { user, scope in
-                if attempt.role == nil, user.rules.count > 1 {
-                    scope.record(.success, detail: "authenticated; choosing among \(user.rules.count) roles")
-                    return .success(.chooseRole(user))
+                guard attempt.role == nil, user.rules.count > 1 else {
+                    return await grantRole(to: user, attempt, &scope).map(WebStep.granted)
                 }
-                return await grantRole(to: user, attempt, &scope).map(WebStep.granted)
+                let token = RandomToken.make()
+                let choice = RoleChoice(tokenDigest: Self.digest(token), user: user.name, csrfDigest: Self.digest(csrf), client: attempt.client)
+                do {
+                    try await state.holdRoleChoice(choice, for: Self.roleChoiceLifetime)
+                } catch {
+                    scope.record(.stateUnavailable, detail: "\(error)")
+                    return .failure(.stateUnavailable)
+                }
+                scope.record(.success, detail: "authenticated; choosing among \(user.rules.count) roles")
+                return .success(.chooseRole(token: token, roles: user.roles))
             }
         }
     }
 
-    /// The second step of a web login: `user` authenticated moments ago and has now picked `attempt.role`.
-    public func chosenRole(for user: AuthenticatedUser, _ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
+    /// The second step of a web login: the token of a login authenticated moments ago (on this replica or
+    /// another), from the same browser and address, and the role picked in `attempt.role`.
+    public func chosenRole(token: String, csrf: String, _ attempt: LoginAttempt) async -> Result<(user: String, grant: Grant), LoginFailure> {
+        let choice: RoleChoice?
+        do {
+            choice = try await state.takeRoleChoice(tokenDigest: Self.digest(token))
+        } catch {
+            logger.error("cannot take a web role choice", metadata: ["request_id": "\(attempt.requestId)", "error": "\(error)"])
+            return .failure(.stateUnavailable)
+        }
+        guard let choice, RandomToken.equal(choice.csrfDigest, Self.digest(csrf)), choice.client == attempt.client else {
+            return .failure(.choiceExpired)
+        }
         var attempt = attempt
-        attempt.user = user.name
-        return await audited(attempt) { scope in await grantRole(to: user, attempt, &scope) }
+        attempt.user = choice.user
+        let user = AuthenticatedUser(name: choice.user, rules: policy.rules(for: choice.user))
+        return await audited(attempt) { scope in await grantRole(to: user, attempt, &scope) }.map { (choice.user, $0) }
+    }
+
+    /// Tokens and one-time codes are kept as digests: whoever reads the shared state cannot use them.
+    static func digest(_ text: String) -> String {
+        Digest.sha256(text).hexString
     }
 
     /// Authorize among the user's rules (looked up once per login), then mint.
@@ -226,7 +271,8 @@ public struct LoginService: Sendable {
         case .failure(let failure): result = .failure(failure)
         case .success(let user): result = await next(user, &scope)
         }
-        if case .failure = result {
+        // An outage of the shared state says nothing about the user: it answers at once, within its deadline.
+        if case .failure(let failure) = result, failure != .stateUnavailable {
             try? await Task.sleep(until: started + failureFloor)
         }
         return result
@@ -242,8 +288,15 @@ public struct LoginService: Sendable {
             return .failure(.authenticationFailed)
         }
         let device = attempt.deviceToken.flatMap { deviceTokens.verify($0, user: attempt.user) }
-        let ticket: LockoutTracker.Ticket
-        switch await lockout.admit(user: attempt.user, address: attempt.client, device: device) {
+        let admission: Admission
+        do {
+            admission = try await state.admit(user: attempt.user, address: attempt.client, device: device)
+        } catch {
+            scope.record(.stateUnavailable, detail: "\(error); PAM not run")
+            return .failure(.stateUnavailable)
+        }
+        let ticket: AttemptTicket
+        switch admission {
         case .locked:
             scope.record(.lockedOut)
             return .failure(.lockedOut)
@@ -255,7 +308,7 @@ public struct LoginService: Sendable {
         }
         let rules = policy.rules(for: attempt.user)
         guard !rules.isEmpty else {
-            await finish(ticket, succeeded: false)
+            if let failure = await finish(ticket, succeeded: false, &scope) { return .failure(failure) }
             scope.record(.authenticationFailed, detail: "no access rule names this user or their groups; PAM not run")
             return .failure(.authenticationFailed)
         }
@@ -263,23 +316,55 @@ public struct LoginService: Sendable {
         let started = ContinuousClock.now
         let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
         if let unavailable = Self.unavailable(outcome) {
-            // Not a guess: no PAM ran (or it was cut off), so the slot goes back without counting.
-            await lockout.withdraw(ticket)
+            // Not a guess: no PAM ran (or it was cut off), so the slot goes back without counting. If the
+            // state cannot take it back now, the slot lapses on its own.
+            try? await state.withdraw(ticket)
             scope.record(unavailable.outcome, detail: outcome.detail)
             return .failure(unavailable.failure)
         }
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
-        await finish(ticket, succeeded: outcome.succeeded)
         guard outcome.succeeded else {
+            if let failure = await finish(ticket, succeeded: false, &scope) { return .failure(failure) }
             scope.record(Self.auditOutcome(outcome), detail: outcome.detail)
+            return .failure(.authenticationFailed)
+        }
+        // PAM said yes. A one-time code it accepted must not have been used before, here or on another
+        // replica whose OTP module keeps its own file; a reused code counts as a failed guess.
+        let claimed: Bool
+        do {
+            claimed = try await claimOneTimeCode(of: attempt)
+        } catch {
+            try? await state.withdraw(ticket)
+            scope.record(.stateUnavailable, detail: "\(error); the one-time code could not be checked for reuse")
+            return .failure(.stateUnavailable)
+        }
+        if let failure = await finish(ticket, succeeded: claimed, &scope) { return .failure(failure) }
+        guard claimed else {
+            scope.record(.codeReused, detail: "PAM accepted a one-time code already used within pam.otp_validity")
             return .failure(.authenticationFailed)
         }
         return .success(AuthenticatedUser(name: attempt.user, rules: rules))
     }
 
-    private func finish(_ ticket: LockoutTracker.Ticket, succeeded: Bool) async {
-        let newLocks = await lockout.finish(ticket, succeeded: succeeded)
-        if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
+    /// Counts the attempt's end; nil once it is counted, or the failure to answer when the state could not
+    /// count it (the slots then lapse on their own, still holding the budget: no guess goes uncounted).
+    private func finish(_ ticket: AttemptTicket, succeeded: Bool, _ scope: inout AuditScope) async -> LoginFailure? {
+        do {
+            let newLocks = try await state.finish(ticket, succeeded: succeeded)
+            if newLocks > 0 { Counter(label: "consolegate_lockouts_total").increment(by: newLocks) }
+            return nil
+        } catch {
+            scope.record(.stateUnavailable, detail: "\(error); the attempt's end could not be counted")
+            return .stateUnavailable
+        }
+    }
+
+    /// True when the attempt carries no one-time code, or its code is used for the first time. The code is
+    /// kept as a keyed digest of user and code, so the stored value does not give the code away.
+    private func claimOneTimeCode(of attempt: LoginAttempt) async throws -> Bool {
+        guard let index = configuration.pam.secrets.firstIndex(of: .otp), index < attempt.secrets.count else { return true }
+        let digest = attempt.secrets[index].withUnsafeBytes { deviceTokens.oneTimeCodeDigest(user: attempt.user, code: $0) }
+        return try await state.claimOneTimeCode(digest: digest, validity: configuration.pam.otpValidity)
     }
 
     private func authorize(_ attempt: LoginAttempt, rules: [AccessRule], _ scope: inout AuditScope) -> Result<AccessRule, LoginFailure> {
@@ -360,22 +445,29 @@ public struct LoginService: Sendable {
     // MARK: - Operators
 
     public enum UnlockResult: Sendable, Equatable {
-        case unlocked(LockoutTracker.Key)
-        case nothingToUnlock(LockoutTracker.Key)
+        case unlocked(LockoutKey)
+        case nothingToUnlock(LockoutKey)
         case notPermitted
+        case stateUnavailable
     }
 
     /// `consolegate unlock USER|ADDRESS` from the local socket: root or a member of `admin_group` only.
     public func unlock(_ target: String, operatorUID uid: UInt32, requestId: String) async -> UnlockResult {
         let name = policy.directory.userName(uid: uid) ?? "uid:\(uid)"
-        let key: LockoutTracker.Key = ClientAddress.isIPAddress(target) ? .address(target) : .user(target)
+        let key: LockoutKey = ClientAddress.isIPAddress(target) ? .address(target) : .user(target)
         let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
         let isAdmin = uid == 0 || configuration.adminGroup.map { group in policy.directory.groups(of: name)?.contains(group) ?? false } ?? false
         guard isAdmin, Self.isAcceptableUserName(target) else {
             try? await write(attempt, AuditScope.Entry(outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group"))
             return .notPermitted
         }
-        let unlocked = await lockout.unlock(key)
+        let unlocked: Bool
+        do {
+            unlocked = try await state.unlock(key)
+        } catch {
+            try? await write(attempt, AuditScope.Entry(outcome: .stateUnavailable, detail: "unlock \(key): \(error)"))
+            return .stateUnavailable
+        }
         try? await write(attempt, AuditScope.Entry(outcome: .unlocked, detail: unlocked ? "unlocked \(key)" : "\(key) was not locked"))
         return unlocked ? .unlocked(key) : .nothingToUnlock(key)
     }
@@ -417,7 +509,7 @@ public struct LoginService: Sendable {
 
     /// Runs one attempt and writes its one outcome record: the one the steps recorded, or, if they recorded
     /// none (the task was cancelled, or a step forgot), one that says so. A grant leaves only once its record
-    /// is on disk; if it cannot be written, the answer is `auditUnavailable` (fail closed).
+    /// is durable; if it cannot be written, the answer is `auditUnavailable` (fail closed).
     private func audited<T>(_ attempt: LoginAttempt, _ body: (inout AuditScope) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         var scope = AuditScope()
         var result = await body(&scope)
@@ -443,7 +535,7 @@ public struct LoginService: Sendable {
 
     private func write(_ attempt: LoginAttempt, _ entry: AuditScope.Entry) async throws {
         let record = AuditRecord(
-            time: Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
+            time: AuditTime.format(Date()),
             requestId: attempt.requestId, frontEnd: attempt.frontEnd.rawValue, user: attempt.user, client: attempt.client,
             outcome: entry.outcome, role: entry.role, sessionName: entry.sessionName, accessKeyId: entry.accessKeyId, detail: entry.detail
         )

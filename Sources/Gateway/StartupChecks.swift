@@ -19,6 +19,10 @@ public enum StartupChecks {
         checks += [(profile.credentialsFile, .secret), (profile.configFile, .config)]
         if let key = configuration.listen.tlsKey { checks.append((key, .secret)) }
         if let key = configuration.lockout.deviceKeyFile { checks.append((key, .secret)) }
+        if let postgres = configuration.state.postgres {
+            if let password = postgres.passwordFile { checks.append((password, .secret)) }
+            if let ca = postgres.caFile { checks.append((ca, .config)) }
+        }
         if let socket = configuration.listen.socket { checks.append((directory(of: socket), .directory)) }
         var problems = checks.compactMap { FileSafety.problem(path: $0.0, kind: $0.1) }
         // The broker's files are read again after the drop, whenever credentials are refreshed.

@@ -63,9 +63,13 @@ public struct PAMSettings: Sendable, Equatable {
     /// PAM transactions at once; later ones wait up to `queueTimeout`, then get 503.
     public var maxConcurrent: Int
     public var queueTimeout: Duration
+    /// How long the OTP module accepts a code (pam_oath: about `window` × 30 s); the gateway refuses a code's
+    /// second use for that long, on every replica, whatever each host's OTP file says.
+    public var otpValidity: Duration
 
     public init(service: String = "consolegate", timeout: Duration = .seconds(30), secrets: [SecretKind] = [.password], maxConcurrent: Int = 32,
-                queueTimeout: Duration = .seconds(5)) {
+                queueTimeout: Duration = .seconds(5), otpValidity: Duration = .seconds(300)) {
+        self.otpValidity = otpValidity
         self.service = service
         self.timeout = timeout
         self.secrets = secrets
@@ -110,8 +114,12 @@ public struct LockoutSettings: Sendable, Equatable {
 public struct AuditSettings: Sendable, Equatable {
     /// JSON lines, one per login attempt; a URL is returned only once its line is on disk.
     public var file: String?
+    /// Each record also (or only) as a row in the `state.postgres` database; a URL leaves only once its row
+    /// is committed.
+    public var postgres: Bool
 
-    public init(file: String? = nil) {
+    public init(file: String? = nil, postgres: Bool = false) {
         self.file = file
+        self.postgres = postgres
     }
 }

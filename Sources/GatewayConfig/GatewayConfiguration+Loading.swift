@@ -42,11 +42,20 @@ extension GatewayConfiguration {
         let pam = try PAMSettings(reading: &pamMap)
         try pamMap.finish()
         var auditMap = try top.mapping("audit")
-        let audit = AuditSettings(file: try auditMap.string("file"))
+        let audit = AuditSettings(file: try auditMap.string("file"), postgres: try auditMap.bool("postgres", default: false))
         try auditMap.finish()
         var lockoutMap = try top.mapping("lockout")
         let lockout = try LockoutSettings(reading: &lockoutMap)
         try lockoutMap.finish()
+        var stateMap = try top.mapping("state")
+        let state = try StateSettings(reading: &stateMap)
+        try stateMap.finish()
+        if audit.postgres, state.postgres == nil {
+            throw ConfigError(path: "audit.postgres", problem: "needs the database in state.postgres (url, password_file …)")
+        }
+        if state.backend == .postgres, lockout.deviceKeyFile == nil {
+            throw ConfigError(path: "lockout.device_key_file", problem: "is required with state.backend postgres: every replica must sign and verify device tokens (and key one-time codes) with the same keys (make one with: openssl rand -base64 48)")
+        }
         let trustedProxies = try top.stringList("trusted_proxies")
         let adminGroup = try top.string("admin_group")
         let serviceUser = try top.string("service_user") ?? "consolegate"
@@ -54,7 +63,7 @@ extension GatewayConfiguration {
             throw ConfigError(path: "service_user", problem: "\"\(serviceUser)\" is not a user name")
         }
         try top.finish()
-        return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, trustedProxies: trustedProxies,
+        return GatewayConfiguration(aws: aws, access: access, listen: listen, pam: pam, audit: audit, lockout: lockout, state: state, trustedProxies: trustedProxies,
                                     adminGroup: adminGroup, serviceUser: serviceUser)
     }
 }
@@ -158,6 +167,7 @@ extension PAMSettings {
         timeout = try map.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(600))
         maxConcurrent = try map.count("max_concurrent", default: maxConcurrent, range: 1...1024)
         queueTimeout = try map.duration("queue_timeout", default: queueTimeout, range: .seconds(1) ... .seconds(300))
+        otpValidity = try map.duration("otp_validity", default: otpValidity, range: .seconds(30) ... .seconds(86400))
         let kinds = try map.stringList("secrets")
         if !kinds.isEmpty {
             secrets = try kinds.enumerated().map { index, raw in
@@ -167,6 +177,41 @@ extension PAMSettings {
                 return kind
             }
         }
+    }
+}
+
+extension StateSettings {
+    init(reading map: inout ConfigMapping) throws {
+        self.init()
+        backend = try map.choice("backend", default: .memory)
+        var postgresMap = try map.mapping("postgres")
+        if map.isPresent("postgres") {
+            postgres = try PostgresSettings(reading: &postgresMap)
+        } else if backend == .postgres {
+            throw ConfigError(path: map.keyPath("postgres"), problem: "is required with backend postgres (url, and password_file or PGPASSWORD)")
+        }
+        try postgresMap.finish()
+    }
+}
+
+extension PostgresSettings {
+    init(reading map: inout ConfigMapping) throws {
+        let url = try map.requiredString("url", allowed: "postgres://USER@HOST[:PORT]/DATABASE[?sslmode=disable|require|verify-full]")
+        do {
+            try self.init(url: url)
+        } catch {
+            throw ConfigError(path: map.keyPath("url"), problem: error.text)
+        }
+        caFile = try map.string("ca_file")
+        passwordFile = try map.string("password_file")
+        for (key, file) in [("ca_file", caFile), ("password_file", passwordFile)] where file.map({ !$0.hasPrefix("/") }) ?? false {
+            throw ConfigError(path: map.keyPath(key), problem: "must be an absolute path")
+        }
+        if caFile != nil, tls != .verifyFull {
+            throw ConfigError(path: map.keyPath("ca_file"), problem: "is used only with sslmode=verify-full (the default)")
+        }
+        timeout = try map.duration("timeout", default: timeout, range: .milliseconds(100) ... .seconds(60))
+        maxConnections = try map.count("max_connections", default: maxConnections, range: 1...500)
     }
 }
 

@@ -8,6 +8,7 @@ public struct GatewayConfiguration: Sendable {
     public var pam: PAMSettings
     public var audit: AuditSettings
     public var lockout: LockoutSettings
+    public var state: StateSettings
     /// Peers whose X-Forwarded-For is believed (reverse proxies in front of the gateway).
     public var trustedProxies: [String]
     /// Members of this group (and root) may run operator commands on the local socket (`consolegate unlock`).
@@ -16,8 +17,9 @@ public struct GatewayConfiguration: Sendable {
     public var serviceUser: String
 
     public init(aws: AWSSettings, access: [AccessRule], listen: ListenSettings = ListenSettings(), pam: PAMSettings = PAMSettings(),
-                audit: AuditSettings = AuditSettings(), lockout: LockoutSettings = LockoutSettings(), trustedProxies: [String] = [],
-                adminGroup: String? = nil, serviceUser: String = "consolegate") {
+                audit: AuditSettings = AuditSettings(), lockout: LockoutSettings = LockoutSettings(), state: StateSettings = StateSettings(),
+                trustedProxies: [String] = [], adminGroup: String? = nil, serviceUser: String = "consolegate") {
+        self.state = state
         self.adminGroup = adminGroup
         self.serviceUser = serviceUser
         self.aws = aws

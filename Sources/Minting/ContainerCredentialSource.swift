@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import GatewayConfig
 
 /// The JSON that ECS, EKS Pod Identity and EC2 instance metadata serve.
 struct ContainerCredentialsDocument: Decodable {

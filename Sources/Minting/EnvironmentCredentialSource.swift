@@ -1,4 +1,5 @@
 import AWSSigV4
+import GatewayConfig
 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optionally `AWS_SESSION_TOKEN`.
 public struct EnvironmentCredentialSource: CredentialSource {

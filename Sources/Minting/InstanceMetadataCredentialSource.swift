@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import GatewayConfig
 
 /// EC2 instance profile credentials through IMDSv2 (session token first, then the role's credentials).
 public struct InstanceMetadataCredentialSource: CredentialSource {

@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import GatewayConfig
 
 /// A profile from the shared files (`~/.aws/credentials`, `~/.aws/config`): static keys or `credential_process`.
 public struct ProfileCredentialSource: CredentialSource {

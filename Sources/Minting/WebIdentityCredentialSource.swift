@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import GatewayConfig
 
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (EKS IRSA and the like): AssumeRoleWithWebIdentity.
 public struct WebIdentityCredentialSource: CredentialSource {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import GatewayConfig
+import GatewayStore
 import Minting
 
 /// `consolegate check-config`: validates a config, that its PAM service exists, and that the broker credential
@@ -20,12 +21,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
     var pamDirectory = "/etc/pam.d"
 
     func run() async throws {
-        let configuration: GatewayConfiguration
-        do {
-            configuration = try GatewayConfiguration.load(file: file)
-        } catch {
-            throw CommandFailure(error)
-        }
+        let configuration = try GatewayConfiguration.forCommand(file)
         print("ok: \(file) is a valid config (strategy \(configuration.aws.strategy.rawValue), \(configuration.access.count) access rules)")
         var problems: [String] = []
         let service = "\(pamDirectory)/\(configuration.pam.service)"
@@ -34,7 +30,9 @@ struct CheckConfigCommand: AsyncParsableCommand {
         } else {
             problems.append("PAM service \(service) does not exist; install one from pam/")
         }
-        if configuration.audit.file == nil { problems.append("audit.file is not set; consolegate serve needs it") }
+        if configuration.audit.file == nil, !configuration.audit.postgres {
+            problems.append("neither audit.file nor audit.postgres is set; consolegate serve needs one")
+        }
         let environment = ProcessInfo.processInfo.environment
         var serviceAccount: ServiceAccount?
         do {
@@ -57,6 +55,17 @@ struct CheckConfigCommand: AsyncParsableCommand {
             }
         } catch {
             problems.append("\(error)")
+        }
+        if let settings = configuration.state.postgres {
+            do {
+                let store = try PostgresStore(settings: settings, password: try PostgresStore.password(settings, environment: environment), logger: .quiet)
+                let version = try await store.whileRunning { try await $0.currentSchemaVersion() }
+                let state = version == PostgresStore.latestSchemaVersion ? "current" : version == 0 ? "none yet; serve creates it (or run consolegate migrate)"
+                    : "\(version), serve migrates it to \(PostgresStore.latestSchemaVersion)"
+                print("ok: PostgreSQL \(settings.user)@\(settings.host):\(settings.port)/\(settings.database) answers; schema: \(state)")
+            } catch {
+                problems.append("PostgreSQL \(settings.host):\(settings.port)/\(settings.database): \(error)")
+            }
         }
         guard problems.isEmpty else {
             throw CommandFailure(problems.map { "problem: \($0)" }.joined(separator: "\n"), exitCode: .usage)

@@ -40,3 +40,14 @@ struct CommandFailure: Error {
         }
     }
 }
+
+extension GatewayConfiguration {
+    /// The config file a command was given, or the failure (exit 2) that says what is wrong with it.
+    static func forCommand(_ file: String) throws(CommandFailure) -> GatewayConfiguration {
+        do {
+            return try load(file: file)
+        } catch {
+            throw CommandFailure(error)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import GatewayStore
 import Minting
 
 /// How a minted session is printed: the URL alone, JSON, or the AWS CLI's credential_process JSON.

@@ -15,12 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let configuration: GatewayConfiguration
-        do {
-            configuration = try GatewayConfiguration.load(file: config)
-        } catch {
-            throw CommandFailure(error)
-        }
+        let configuration = try GatewayConfiguration.forCommand(config)
         LoggingSystem.bootstrap(JSONLogHandler.init)
         var logger = Logger(label: "consolegate")
         logger.logLevel = .info

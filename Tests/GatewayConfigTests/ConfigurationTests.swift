@@ -72,7 +72,49 @@ import Testing
         ("aws: [1, 2]\n", "aws: must be a mapping"),
         ("aws:\n  strategy: assume-role\n  region: us-east-1\n  region: eu-west-1\n", "aws.region: appears twice"),
         ("aws: {strategy: assume-role\n", "not valid YAML"),
+        ("aws:\n  strategy: assume-role\nstate:\n  backend: postgres\n", "state.postgres: is required with backend postgres"),
+        ("aws:\n  strategy: assume-role\nstate:\n  backend: redis\n", "state.backend: \"redis\" is not one of: memory | postgres"),
+        ("aws:\n  strategy: assume-role\nstate:\n  backend: postgres\n  postgres:\n    url: postgres://gw@db/cg\n",
+         "lockout.device_key_file: is required with state.backend postgres"),
+        ("aws:\n  strategy: assume-role\nstate:\n  postgres:\n    url: postgres://gw:secret@db/cg\n", "state.postgres.url: must not hold a password"),
+        ("aws:\n  strategy: assume-role\nstate:\n  postgres:\n    url: postgres://db/cg\n", "state.postgres.url: names no user"),
+        ("aws:\n  strategy: assume-role\nstate:\n  postgres:\n    url: postgres://gw@db/\n", "state.postgres.url: names no database"),
+        ("aws:\n  strategy: assume-role\nstate:\n  postgres:\n    url: postgres://gw@db/cg?sslmode=allow\n", "only sslmode=disable|require|verify-full"),
+        ("aws:\n  strategy: assume-role\nstate:\n  postgres:\n    url: mysql://gw@db/cg\n", "state.postgres.url: \"mysql://gw@db/cg\" is not a URL such as"),
+        ("aws:\n  strategy: assume-role\nstate:\n  postgres:\n    url: postgres://gw@db/cg?sslmode=disable\n    ca_file: /etc/ca.pem\n",
+         "state.postgres.ca_file: is used only with sslmode=verify-full"),
+        ("aws:\n  strategy: assume-role\naudit:\n  postgres: true\n", "audit.postgres: needs the database in state.postgres"),
     ]
+
+    @Test func sharedStateInPostgreSQL() throws {
+        let config = try GatewayConfiguration.parse(yaml: """
+        aws:
+          strategy: assume-role
+        audit:
+          postgres: true
+        lockout:
+          device_key_file: /etc/consolegate/device-keys
+        pam:
+          otp_validity: 10m
+        state:
+          backend: postgres
+          postgres:
+            url: postgresql://consolegate@db.example.org:6432/gateway
+            password_file: /etc/consolegate/pgpassword
+            ca_file: /etc/consolegate/db-ca.pem
+            timeout: 500ms
+            max_connections: 4
+        """)
+        #expect(config.state.backend == .postgres)
+        #expect(config.audit.postgres)
+        #expect(config.pam.otpValidity == .seconds(600))
+        #expect(config.state.postgres == PostgresSettings(host: "db.example.org", port: 6432, user: "consolegate", database: "gateway", tls: .verifyFull,
+                                                          caFile: "/etc/consolegate/db-ca.pem", passwordFile: "/etc/consolegate/pgpassword",
+                                                          timeout: .milliseconds(500), maxConnections: 4))
+        let defaults = try GatewayConfiguration.parse(yaml: "aws:\n  strategy: assume-role\n")
+        #expect(defaults.state == StateSettings(backend: .memory, postgres: nil))
+        #expect(defaults.pam.otpValidity == .seconds(300))
+    }
 
     @Test(arguments: refusals)
     func refusesWithThePathAndWhatIsAllowed(yaml: String, expected: String) {

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 @testable import Gateway
 import GatewayConfig
+import GatewayStore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import GatewayConfig
+import GatewayStore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -306,20 +307,22 @@ import Testing
     }
 }
 
-@Suite struct LockoutTrackerTests {
+/// The memory backend against a clock the test moves; the behaviour both backends share is in
+/// GatewayStoreTests/StateConformanceTests.
+@Suite struct MemoryStateClockTests {
     final class ManualClock: Sendable {
         let current = Mutex(ContinuousClock.now)
         func now() -> ContinuousClock.Instant { current.withLock { $0 } }
         func advance(_ duration: Duration) { current.withLock { $0 += duration } }
     }
 
-    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Duration = .seconds(60), clock: ManualClock = ManualClock()) -> LockoutTracker {
-        LockoutTracker(limits: LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, window: window, duration: .seconds(120)),
+    static func tracker(perUser: Int = 3, perAddress: Int = 100, perUserInFlight: Int = 1, window: Duration = .seconds(60), clock: ManualClock = ManualClock()) -> MemoryState {
+        MemoryState(limits: LockoutSettings(perUser: perUser, perAddress: perAddress, perUserInFlight: perUserInFlight, window: window, duration: .seconds(120)),
                        now: { clock.now() })
     }
 
     /// Admits and finishes one attempt; false when it was not admitted.
-    static func attempt(_ tracker: LockoutTracker, _ user: String, from address: String = "192.0.2.1", device: String? = nil,
+    static func attempt(_ tracker: MemoryState, _ user: String, from address: String = "192.0.2.1", device: String? = nil,
                         succeeding: Bool = false) async -> Bool {
         guard case .admitted(let ticket) = await tracker.admit(user: user, address: address, device: device) else { return false }
         await tracker.finish(ticket, succeeded: succeeding)
@@ -345,65 +348,5 @@ import Testing
         clock.advance(.seconds(11))
         #expect(await Self.attempt(tracker, "alice"))
         #expect(await !tracker.isLocked(.user("alice")))
-    }
-
-    @Test func successClearsTheUserCount() async {
-        let tracker = Self.tracker(perUser: 2)
-        #expect(await Self.attempt(tracker, "alice"))
-        #expect(await Self.attempt(tracker, "alice", succeeding: true))
-        #expect(await Self.attempt(tracker, "alice"))
-        #expect(await !tracker.isLocked(.user("alice")))
-    }
-
-    /// The budget is taken when an attempt starts: attempts still running count, so concurrent guesses
-    /// cannot overshoot it, and only `per_user_in_flight` run at once.
-    @Test func runningAttemptsHoldTheBudget() async {
-        let tracker = Self.tracker(perUser: 3, perUserInFlight: 2)
-        guard case .admitted(let first) = await tracker.admit(user: "alice", address: "192.0.2.1"),
-              case .admitted(let second) = await tracker.admit(user: "alice", address: "192.0.2.2") else {
-            Issue.record("the first two attempts must be admitted")
-            return
-        }
-        #expect(await tracker.admit(user: "alice", address: "192.0.2.3") == .busy, "two in flight is the cap")
-        await tracker.finish(first, succeeded: false)
-        guard case .admitted(let third) = await tracker.admit(user: "alice", address: "192.0.2.4") else {
-            Issue.record("a slot was free again")
-            return
-        }
-        // One failure and two running: the budget of 3 is spoken for.
-        #expect(await tracker.admit(user: "alice", address: "192.0.2.5") == .busy)
-        await tracker.finish(second, succeeded: false)
-        await tracker.finish(third, succeeded: false)
-        #expect(await tracker.admit(user: "alice", address: "192.0.2.6") == .locked)
-    }
-
-    @Test func addressesHaveTheirOwnThreshold() async {
-        let tracker = Self.tracker(perUser: 3, perAddress: 5)
-        for user in ["u1", "u2", "u3", "u4", "u5"] { #expect(await Self.attempt(tracker, user, from: "203.0.113.5")) }
-        #expect(await tracker.isLocked(.address("203.0.113.5")))
-        #expect(await !tracker.isLocked(.user("u1")))
-        #expect(await tracker.admit(user: "bob", address: "203.0.113.5") == .locked)
-    }
-
-    /// A lock on the name, imposed from elsewhere, does not shut out the user's trusted device; the device's
-    /// own failures lock the device only, after which it shares the name's (locked) budget.
-    @Test func aTrustedDeviceHasItsOwnBudget() async {
-        let tracker = Self.tracker(perUser: 3)
-        for index in 1...3 { #expect(await Self.attempt(tracker, "alice", from: "198.51.100.\(index)")) }
-        #expect(await tracker.isLocked(.user("alice")))
-        #expect(await !Self.attempt(tracker, "alice", from: "192.0.2.50"))
-        #expect(await Self.attempt(tracker, "alice", from: "192.0.2.50", device: "laptop", succeeding: true))
-        for _ in 1...3 { #expect(await Self.attempt(tracker, "alice", from: "192.0.2.50", device: "laptop")) }
-        #expect(await tracker.isLocked(.device("laptop")))
-        #expect(await !Self.attempt(tracker, "alice", from: "192.0.2.50", device: "laptop"))
-    }
-
-    @Test func unlockEndsALock() async {
-        let tracker = Self.tracker(perUser: 2)
-        for _ in 1...2 { #expect(await Self.attempt(tracker, "alice")) }
-        #expect(await tracker.isLocked(.user("alice")))
-        #expect(await tracker.unlock(.user("alice")))
-        #expect(await Self.attempt(tracker, "alice", succeeding: true))
-        #expect(await !tracker.unlock(.user("nobody")))
     }
 }

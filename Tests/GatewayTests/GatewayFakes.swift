@@ -3,6 +3,7 @@ import Authorization
 import Foundation
 import Gateway
 import GatewayConfig
+import GatewayStore
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -109,7 +110,7 @@ struct GatewayHarness {
         service = LoginService(
             configuration: configuration, authenticator: authenticator,
             policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": [], "root": ["root"], "ops": ["wheel"]])),
-            minter: minter, audit: audit, lockout: LockoutTracker(limits: configuration.lockout),
+            minter: minter, audit: audit, state: MemoryState(limits: configuration.lockout),
             deviceTokens: DeviceTokens(keys: [Array("a test key that is at least 32 characters long".utf8)], lifetime: .seconds(3600)),
             logger: Logger(label: "test")
         )

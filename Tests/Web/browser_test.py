@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gateway_fixture import (  # noqa: E402
     Browser, ConsoleStandIn, Gateway, Rule, User, assumed_role_arn, metric_value, output_dir, require_standins,
-    role, run)
+    role, run, wait_until)
 
 CONSOLE = "https://console.aws.amazon.com/"
 NAVIGATION_TIMEOUT = 30.0
@@ -70,15 +70,11 @@ def document_chains(events: list[dict]) -> list[dict]:
     return [chains[rid] for rid in order]
 
 
-def wait_until(predicate, what: str, timeout: float = NAVIGATION_TIMEOUT, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+def wait_for(predicate, what: str, timeout: float = NAVIGATION_TIMEOUT):
+    value = wait_until(predicate, timeout)
+    if not value:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    return value
 
 
 def submit(b: Browser, element, keys: str | None = None) -> dict:
@@ -97,10 +93,10 @@ def submit(b: Browser, element, keys: str | None = None) -> dict:
                 return chain
         return None
 
-    chain = wait_until(finished, "the form's navigation")
+    chain = wait_for(finished, "the form's navigation")
     if chain["end"] == "response":
         final = chain["hops"][-1]["url"]
-        wait_until(lambda: b.driver.current_url.split("#")[0] == final.split("#")[0]
+        wait_for(lambda: b.driver.current_url.split("#")[0] == final.split("#")[0]
                    and b.driver.execute_script("return document.readyState") == "complete",
                    f"{final} to load")
     return chain
@@ -169,7 +165,7 @@ def tab_order(b: Browser, count: int) -> list[str]:
     order = []
     # autofocus is applied a moment after the load event: wait for it rather than race it.
     if b.driver.execute_script("return document.querySelector('[autofocus]') !== null;"):
-        wait_until(active, "the autofocus field to take focus", timeout=5)
+        wait_for(active, "the autofocus field to take focus", timeout=5)
     current = active()
     if current is None:
         ActionChains(b.driver).send_keys(Keys.TAB).perform()

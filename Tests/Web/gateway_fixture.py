@@ -133,7 +133,13 @@ class Gateway:
 
     def __init__(self, users: list[User], access: list[Rule], *, secrets=("password",), logout_first: bool | None = None,
                  failure_floor: str = "200ms", per_user: int = 100, service: str = "consolegate-web",
-                 destination: str | None = None, binary_path: str | None = None, listen_extra: tuple[str, ...] = ()):
+                 destination: str | None = None, binary_path: str | None = None, listen_extra: tuple[str, ...] = (),
+                 host: str = "127.0.0.1", postgres: dict | None = None, extra_env: dict | None = None,
+                 lockout_extra: tuple[str, ...] = (), pam_extra: tuple[str, ...] = ()):
+        """`host`: the loopback address to listen on (replicas use 127.0.0.2, 127.0.0.3 …). `postgres`: shared
+        state and audit in PostgreSQL: {"url": ..., "password_file": ..., "device_key_file": ..., "timeout": "1s",
+        "audit_file": True}, each but url optional. `lockout_extra`: more lines under lockout:, e.g.
+        "per_address: 100000" or "per_user_in_flight: 2"."""
         self.standins = require_standins()
         self.binary = binary_path or binary()
         self.users = {u.name: u for u in users}
@@ -143,8 +149,13 @@ class Gateway:
         self.failure_floor = failure_floor
         self.per_user = per_user
         self.listen_extra = tuple(listen_extra)
+        self.lockout_extra = tuple(lockout_extra)
+        self.pam_extra = tuple(pam_extra)
         self.service = service
         self.destination = destination
+        self.host = host
+        self.postgres = postgres
+        self.extra_env = dict(extra_env or {})
         self.directory: str | None = None
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
@@ -224,18 +235,31 @@ class Gateway:
                 config.append(f"    groups: [{', '.join(rule.groups)}]")
         config += [
             "listen:",
-            "  http: 127.0.0.1:0",  # the daemon says which port it got: no race for a "free" port
-            "  metrics: 127.0.0.1:0",
+            f"  http: {self.host}:0",  # the daemon says which port it got: no race for a "free" port
+            f"  metrics: {self.host}:0",
             *(f"  {line}" for line in self.listen_extra),
             "pam:",
             f"  service: {self.service}",
             f"  secrets: [{', '.join(self.secrets)}]",
+            *(f"  {line}" for line in self.pam_extra),
             "audit:",
-            f"  file: {os.path.join(d, 'audit', 'audit.jsonl')}",
+        ]
+        pg = self.postgres
+        if pg is None or pg.get("audit_file", True):
+            config.append(f"  file: {os.path.join(d, 'audit', 'audit.jsonl')}")
+        if pg is not None:
+            config.append("  postgres: true")
+        config += [
             "lockout:",
             f"  per_user: {self.per_user}",
             f"  failure_floor: {self.failure_floor}",
+            *(f"  {line}" for line in self.lockout_extra),
         ]
+        if pg is not None:
+            if pg.get("device_key_file"):
+                config.append(f"  device_key_file: {pg['device_key_file']}")
+            config += ["state:", "  backend: postgres", "  postgres:", f"    url: {pg['url']}"]
+            config += [f"    {key}: {pg[key]}" for key in ("password_file", "timeout") if pg.get(key)]
         return self._write("consolegate.yaml", "\n".join(config) + "\n")
 
     def environment(self) -> dict:
@@ -253,6 +277,7 @@ class Gateway:
             "AWS_SECRET_ACCESS_KEY": "y",
             "AWS_EC2_METADATA_DISABLED": "true",
         })
+        env.update(self.extra_env)
         return env
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -273,8 +298,24 @@ class Gateway:
                 log = self.log
                 self.stop()
                 raise SetupError(f"consolegate serve did not start (exit {self.process.returncode}):\n{log}")
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}:{self.port}"
+        if self.postgres is not None:
+            self.wait_healthy(deadline - time.monotonic())
         return self
+
+    def wait_healthy(self, timeout: float) -> None:
+        """Until /healthz answers 200 (with PostgreSQL: the schema is current and the database answers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                status, _, body = self.http("GET", "/healthz", timeout=2)
+            except OSError as error:
+                status, body = None, str(error).encode()
+            if status == 200:
+                return
+            if time.monotonic() > deadline:
+                raise SetupError(f"{self.url}/healthz did not turn ok: {status} {body!r}\n{self.log}")
+            time.sleep(0.1)
 
     def _read_log(self) -> None:
         with open(os.path.join(self.directory, "daemon.log"), "a") as copy:
@@ -284,7 +325,7 @@ class Gateway:
                 copy.flush()
                 with self._log_lock:
                     self._log_lines.append(line)
-                match = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+                match = re.search(r"listening on " + re.escape(self.host) + r":(\d+)", line)
                 if match:
                     if '"listener":"metrics"' in line:
                         self.metrics_port = int(match.group(1))
@@ -351,16 +392,7 @@ class Gateway:
              timeout: float = 30.0, port: int | None = None, source: str | None = None):
         """One request, redirects not followed. Returns (status, headers: http.client.HTTPMessage, body bytes).
         `port`: another listener (metrics); `source`: the loopback address to connect from."""
-        if isinstance(body, str):
-            body = body.encode()
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout,
-                                          source_address=(source, 0) if source else None)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
+        return request(self.host, port or self.port, method, path, body, headers, timeout=timeout, source=source)
 
     def api_login(self, **fields):
         """POST /api/v1/login with a JSON body; (status, parsed JSON or None)."""
@@ -376,6 +408,33 @@ class Gateway:
         if status != 200:
             raise AssertionError(f"GET /metrics answered {status}")
         return body.decode()
+
+
+def request(host: str, port: int, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,
+            timeout: float = 30.0, source: str | None = None):
+    """One HTTP request on its own connection: (status, headers: http.client.HTTPMessage, body bytes); redirects not
+    followed. `source`: the loopback address to connect from."""
+    if isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection(host, port, timeout=timeout, source_address=(source, 0) if source else None)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05):
+    """Polls `predicate` until it returns something truthy (returned) or `timeout` passes (None)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
 
 
 def follow_signin_url(url: str):

@@ -1,6 +1,6 @@
 extension [String: String] {
     /// An environment variable's value, where set-but-empty counts as unset, as the AWS SDKs and CLI read them.
-    func nonEmpty(_ name: String) -> String? {
+    public func nonEmpty(_ name: String) -> String? {
         self[name].flatMap { $0.isEmpty ? nil : $0 }
     }
 }

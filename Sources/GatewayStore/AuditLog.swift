@@ -6,8 +6,8 @@ import Glibc
 #endif
 
 /// One line of the audit trail. Never a password, one-time code, SigninToken, secret key or session token.
-public struct AuditRecord: Sendable, Encodable, Equatable {
-    public enum Outcome: String, Sendable, Encodable, CaseIterable {
+public struct AuditRecord: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable, CaseIterable {
         case success
         case authenticationFailed = "authentication_failed"
         /// PAM's account phase refused: expired, locked, or a password that must be changed.
@@ -32,6 +32,10 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
         /// Written before AWS is asked (request id, user, role); the attempt's outcome follows with the same
         /// request id. An AWS session without a gateway record cannot exist.
         case minting
+        /// The shared state (PostgreSQL) could not decide in time; nothing ran past that point.
+        case stateUnavailable = "state_unavailable"
+        /// PAM accepted a one-time code that had already been used within `pam.otp_validity` (on any replica).
+        case codeReused = "code_reused"
     }
 
     public var time: String
@@ -45,6 +49,20 @@ public struct AuditRecord: Sendable, Encodable, Equatable {
     public var accessKeyId: String?
     /// For operators: PAM's or AWS's words about a failure.
     public var detail: String?
+
+    public init(time: String, requestId: String, frontEnd: String, user: String, client: String, outcome: Outcome, role: String? = nil,
+                sessionName: String? = nil, accessKeyId: String? = nil, detail: String? = nil) {
+        self.time = time
+        self.requestId = requestId
+        self.frontEnd = frontEnd
+        self.user = user
+        self.client = client
+        self.outcome = outcome
+        self.role = role
+        self.sessionName = sessionName
+        self.accessKeyId = accessKeyId
+        self.detail = detail
+    }
 
     enum CodingKeys: String, CodingKey {
         case time, user, client, outcome, role, detail
@@ -60,7 +78,7 @@ public struct AuditUnavailable: Error, CustomStringConvertible {
 }
 
 /// Appends audit records to a file, each written and flushed to disk before `record` returns.
-public actor AuditLog {
+public actor AuditLog: AuditSink {
     private let path: String
     /// The service user `serve` becomes: it owns the audit directory and the file, and reopens after rotation.
     private let owner: ServiceAccount?

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+import GatewayStore
+
+/// `consolegate audit`: who signed in as which role, when and from where, from the trail `serve` writes
+/// (PostgreSQL with `audit.postgres`, else the file).
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Show the audit trail: sign-ins, failures and operator actions, oldest first.",
+        discussion: """
+            Reads PostgreSQL when the config sets audit.postgres (every replica's records), else audit.file \
+            (this host's, without rotated files). Exit codes: 0 shown (even none), 2 usage, 4 the trail cannot be read.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table
+        case json
+    }
+
+    @Option(name: .long, help: "The ConsoleGate YAML config file.")
+    var config = "/etc/consolegate/config.yaml"
+
+    @Option(name: .long, help: "Only this user's records.")
+    var user: String?
+
+    @Option(name: .long, help: "Only this outcome (\(AuditRecord.Outcome.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var outcome: String?
+
+    @Option(name: .long, help: "Only records this recent, e.g. 30m, 1h, 7d.")
+    var since: String?
+
+    @Option(name: .long, help: "At most this many records, the newest.")
+    var limit = 1000
+
+    @Option(name: .long, help: "table (for people) or json (one record per line, as in the file).")
+    var format: Format = .table
+
+    func validate() throws {
+        if let outcome, AuditRecord.Outcome(rawValue: outcome) == nil {
+            throw ValidationError("--outcome must be one of: \(AuditRecord.Outcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let since, DurationText.parse(since) == nil {
+            throw ValidationError("--since takes a duration such as 30m, 1h or 7d")
+        }
+        guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be 1 to 1000000") }
+    }
+
+    func run() async throws {
+        let configuration = try GatewayConfiguration.forCommand(config)
+        let query = AuditQuery(user: user, outcome: outcome.flatMap(AuditRecord.Outcome.init(rawValue:)),
+                               since: since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-Double($0.wholeMilliseconds) / 1000) },
+                               limit: limit)
+        let records: [AuditRecord]
+        do {
+            if configuration.audit.postgres, let settings = configuration.state.postgres {
+                let store = try PostgresStore(settings: settings, password: try PostgresStore.password(settings, environment: ProcessInfo.processInfo.environment),
+                                              logger: .quiet)
+                records = try await store.whileRunning { try await PostgresAudit(store: $0).records(query) }
+            } else if let file = configuration.audit.file {
+                records = try query.read(file: file)
+            } else {
+                throw CommandFailure("config: neither audit.file nor audit.postgres is set; there is no trail to read", exitCode: .usage)
+            }
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("cannot read the audit trail: \(error)", exitCode: .upstreamUnavailable)
+        }
+        switch format {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            for record in records {
+                print(String(decoding: JSONLine.escapingLineBreakers(try encoder.encode(record)), as: UTF8.self))
+            }
+        case .table:
+            print(Self.table(records))
+        }
+    }
+
+    /// Columns as wide as their widest value; control characters in values are shown escaped, so a user
+    /// name cannot redraw the terminal.
+    static func table(_ records: [AuditRecord]) -> String {
+        let header = ["TIME", "USER", "OUTCOME", "ROLE", "FROM", "VIA", "SESSION"]
+        let rows = records.map { record in
+            [record.time, record.user, record.outcome.rawValue, record.role ?? "-", record.client, record.frontEnd, record.sessionName ?? "-"]
+                .map { $0.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined() }
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            row.enumerated().map { column, value in
+                column == row.count - 1 ? value : value.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
