@@ -14,7 +14,7 @@ struct SharedState {
         let usesPostgres = configuration.state.backend == .postgres || configuration.audit.postgres
         if usesPostgres, let settings = configuration.state.postgres {
             do {
-                store = try PostgresStore(settings: settings, password: try PostgresStore.password(settings, environment: environment), logger: logger)
+                store = try PostgresStore(settings: settings, environment: environment, logger: logger)
             } catch {
                 throw GatewayStartupError(description: "\(error)")
             }

@@ -29,9 +29,14 @@ public final class PostgresStore: Sendable {
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
+    /// The configured database, with the password from `password_file` or `PGPASSWORD`.
+    public convenience init(settings: PostgresSettings, environment: [String: String], logger: Logger) throws {
+        try self.init(settings: settings, password: try Self.password(settings, environment: environment), logger: logger)
+    }
+
     /// The password from `password_file` (its first line), or else `PGPASSWORD`; read before the drop, so the
     /// file may stay readable by root alone.
-    public static func password(_ settings: PostgresSettings, environment: [String: String]) throws -> String? {
+    static func password(_ settings: PostgresSettings, environment: [String: String]) throws -> String? {
         guard let file = settings.passwordFile else { return environment.nonEmpty("PGPASSWORD") }
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw StateUnavailable("state.postgres.password_file: cannot read \(file)")
@@ -82,7 +87,6 @@ public final class PostgresStore: Sendable {
         while true {
             do {
                 try await migrate()
-                problem.withLock { $0 = nil }
                 return
             } catch let error as SchemaNotPermitted {
                 throw error

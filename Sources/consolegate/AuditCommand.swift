@@ -56,8 +56,7 @@ struct AuditCommand: AsyncParsableCommand {
         let records: [AuditRecord]
         do {
             if configuration.audit.postgres, let settings = configuration.state.postgres {
-                let store = try PostgresStore(settings: settings, password: try PostgresStore.password(settings, environment: ProcessInfo.processInfo.environment),
-                                              logger: .quiet)
+                let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
                 records = try await store.whileRunning { try await PostgresAudit(store: $0).records(query) }
             } else if let file = configuration.audit.file {
                 records = try query.read(file: file)

@@ -58,7 +58,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         }
         if let settings = configuration.state.postgres {
             do {
-                let store = try PostgresStore(settings: settings, password: try PostgresStore.password(settings, environment: environment), logger: .quiet)
+                let store = try PostgresStore(settings: settings, environment: environment, logger: .quiet)
                 let version = try await store.whileRunning { try await $0.currentSchemaVersion() }
                 let state = version == PostgresStore.latestSchemaVersion ? "current" : version == 0 ? "none yet; serve creates it (or run consolegate migrate)"
                     : "\(version), serve migrates it to \(PostgresStore.latestSchemaVersion)"

@@ -30,20 +30,17 @@ struct MigrateCommand: AsyncParsableCommand {
         guard var settings = configuration.state.postgres else {
             throw CommandFailure("config: state.postgres is not set; there is no database to migrate", exitCode: .usage)
         }
-        let environment = ProcessInfo.processInfo.environment
-        var password: String?
-        do {
-            if let url {
+        if let url {
+            do {
                 let owner = try PostgresSettings(url: url)
                 (settings.host, settings.port, settings.user, settings.database, settings.tls) = (owner.host, owner.port, owner.user, owner.database, owner.tls)
                 settings.passwordFile = nil
+            } catch {
+                throw CommandFailure("--url \(error.text)", exitCode: .usage)
             }
-            password = try PostgresStore.password(settings, environment: environment)
-        } catch let problem as PostgresURLProblem {
-            throw CommandFailure("--url \(problem.text)", exitCode: .usage)
         }
         do {
-            let store = try PostgresStore(settings: settings, password: password, logger: .quiet)
+            let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
             let grantTo = grantTo
             let applied = try await store.whileRunning { store in
                 try await store.migrate(grantTo: grantTo)
