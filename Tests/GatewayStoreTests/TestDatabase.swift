@@ -25,31 +25,26 @@ struct TestDatabase {
         }
     }
 
+    /// `body` on a pool of the superuser's, running for as long as `body` does.
+    static func asSuperuser<T: Sendable>(database: String, _ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let (port, password) = try superuser
+        let store = try PostgresStore(settings: PostgresSettings(host: "127.0.0.1", port: port, user: "postgres", database: database, tls: .disable),
+                                      password: password, logger: .quiet)
+        return try await store.whileRunning { try await body($0.client) }
+    }
+
     /// Runs SQL as the superuser, one statement at a time.
     static func administer(_ statements: [String], database: String = "postgres") async throws {
-        let (port, password) = try superuser
-        let client = PostgresClient(configuration: .init(host: "127.0.0.1", port: port, username: "postgres", password: password, database: database, tls: .disable),
-                                    backgroundLogger: .quiet)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
+        try await asSuperuser(database: database) { client in
             for statement in statements { try await client.query(PostgresQuery(unsafeSQL: statement)) }
-            group.cancelAll()
         }
     }
 
     /// The first column of each row, as text.
     static func values(_ sql: String, database: String) async throws -> [String] {
-        let (port, password) = try superuser
-        let client = PostgresClient(configuration: .init(host: "127.0.0.1", port: port, username: "postgres", password: password, database: database, tls: .disable),
-                                    backgroundLogger: .quiet)
-        return try await withThrowingTaskGroup(of: [String]?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
+        try await asSuperuser(database: database) { client in
             var values: [String] = []
             for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(String.self) { values.append(value) }
-            group.cancelAll()
             return values
         }
     }
@@ -71,21 +66,11 @@ struct TestDatabase {
 
 /// Runs each store's pool (and brings the schema up to date) while `body` runs.
 func withRunning<T: Sendable>(_ stores: [PostgresStore], _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        for store in stores {
-            group.addTask {
-                await store.client.run()
-                return nil
-            }
-        }
-        group.addTask {
-            for store in stores { try await store.migrate() }
+    guard let first = stores.first else { return try await body() }
+    return try await first.whileRunning { store in
+        try await withRunning(Array(stores.dropFirst())) {
+            try await store.migrate()
             return try await body()
         }
-        defer { group.cancelAll() }
-        while let result = try await group.next() {
-            if let result { return result }
-        }
-        throw TestDatabase.NotRunning(description: "the pools stopped")
     }
 }
