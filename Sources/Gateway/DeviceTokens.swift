@@ -11,6 +11,8 @@ public struct DeviceTokens: Sendable {
     /// The first key signs; every key verifies, so a new key can be put first while tokens signed with the
     /// old one stay valid until they expire.
     let keys: [[UInt8]]
+    /// Keys the one-time-code digests; derived from the signing key, so replicas that share the key file agree.
+    let codeDigestKey: [UInt8]
     let lifetime: Duration
     let now: @Sendable () -> Date
 
@@ -21,6 +23,7 @@ public struct DeviceTokens: Sendable {
     public init(keys: [[UInt8]], lifetime: Duration, now: @escaping @Sendable () -> Date = { Date() }) {
         precondition(!keys.isEmpty)
         self.keys = keys
+        codeDigestKey = Digest.hmacSHA256(key: keys[0], string: "consolegate one-time code digests")
         self.lifetime = lifetime
         self.now = now
     }
@@ -64,10 +67,14 @@ public struct DeviceTokens: Sendable {
     /// signing key, which every replica shares (`lockout.device_key_file`). Six digits are quickly tried
     /// against a plain hash; without the key they are not.
     public func oneTimeCodeDigest(user: String, code: UnsafeBufferPointer<UInt8>) -> String {
-        let key = Digest.hmacSHA256(key: keys[0], string: "consolegate one-time code digests")
-        var message = Array(user.utf8) + [0] + Array(code)
+        // One buffer, wiped after: no temporary copy of the code is left behind.
+        var message: [UInt8] = []
+        message.reserveCapacity(user.utf8.count + 1 + code.count)
+        message.append(contentsOf: user.utf8)
+        message.append(0)
+        message.append(contentsOf: code)
         defer { Digest.cleanse(&message) }
-        return Digest.hmacSHA256(key: key, data: message).hexString
+        return Digest.hmacSHA256(key: codeDigestKey, data: message).hexString
     }
 
     static func base64url(_ bytes: [UInt8]) -> String {
