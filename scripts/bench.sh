@@ -254,6 +254,11 @@ MONITOR_RSS=$(rss_kib "$MONITOR_PID" VmRSS) MONITOR_ANON=$(rss_kib "$MONITOR_PID
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12, $13, $14, $15 }'; }
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }   # the whole machine
 
+# ab's report: a latency percentile, the mean time per request, logins per second.
+percentile() { awk -v p="$1%" '$1 == p { print $2 }' "$2"; }
+mean_ms() { awk '/^Time per request:/ && /\(mean\)$/ { print $4; exit }' "$1"; }
+throughput() { awk '/^Requests per second:/ { printf "%.0f", $4 }' "$1"; }
+
 # One connection per login, as a CLI client makes (ab speaks HTTP/1.0 without keep-alive).
 run_ab() {   # run_ab N OUTPUT [CONCURRENCY [URL]]: N logins; fails unless every answer was a 2xx
     ab -q -n "$1" -c "${3:-$CONCURRENCY}" -s 30 -p "$WORK/login.json" -T application/json "${4:-$LOGIN_URL}" >"$2" 2>&1 \
@@ -299,9 +304,9 @@ pam_ms=$(awk -v a="$monitor_ms" -v b="$worker_ms" 'BEGIN { printf "%.3f", a + b 
 total_ms=$(awk -v a="$daemon_ms" -v b="$pam_ms" 'BEGIN { printf "%.3f", a + b }')
 nginx_ms=$(per_login $((n_ut2 + n_st2 - n_ut - n_st)))
 ab_ms=$(awk -v n="$LOGINS" '{ printf "%.3f", ($1 + $2) * 1000 / n }' "$WORK/ab-cpu.txt")
-rps=$(awk '/^Requests per second:/ { printf "%.0f", $4 }' "$WORK/ab.txt")
-p50=$(awk '$1 == "50%" { print $2 }' "$WORK/ab.txt")
-p99=$(awk '$1 == "99%" { print $2 }' "$WORK/ab.txt")
+rps=$(throughput "$WORK/ab.txt")
+p50=$(percentile 50 "$WORK/ab.txt")
+p99=$(percentile 99 "$WORK/ab.txt")
 # What the rest of the machine used meanwhile (other users' builds make every number worse).
 elapsed=$(awk '/^Time taken for tests:/ { print $5 }' "$WORK/ab.txt")
 others=$(awk -v b="$((busy2 - busy))" -v ours="$((d_ut2 + d_st2 - d_ut - d_st + m_ut2 + m_st2 - m_ut - m_st + m_cut2 + m_cst2 - m_cut - m_cst + n_ut2 + n_st2 - n_ut - n_st))" \
@@ -337,9 +342,6 @@ echo "+ workers (the monitor's reaped children). Idle RSS after start-up and one
 echo "nginx ${nginx_ms} ms. Other processes used ${others}% of this $(nproc)-core machine during the run (0 = it was idle)."
 
 # --- the shared state: one replica on PostgreSQL, then three behind HAProxy ---------------------------------
-percentile() { awk -v p="$1%" '$1 == p { print $2 }' "$2"; }
-mean_ms() { awk '/^Time per request:/ && /\(mean\)$/ { print $4; exit }' "$1"; }
-throughput() { awk '/^Requests per second:/ { printf "%.0f", $4 }' "$1"; }
 SERIAL=${BENCH_SERIAL_LOGINS:-500}
 
 echo
