@@ -98,13 +98,16 @@ final class DaemonFixture: Sendable {
         try process.run()
         let log = DaemonLog()
         self.log = log
-        // Ready when both listeners have said where they listen; the log keeps being read so the pipe never fills.
+        // Ready when every listener has said where it listens and the daemon has left start-up (given up root,
+        // or said there was none to give up): only then does it serve. The log keeps being read so the pipe
+        // never fills.
         let ports: (api: Int, metrics: Int)? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var resumed = false
                 var port: Int?
                 var metricsPort: Int?
                 var sawSocket = false
+                var startedUp = false
                 var pending = Data()
                 while true {
                     let chunk = stderr.fileHandleForReading.availableData
@@ -119,7 +122,8 @@ final class DaemonFixture: Sendable {
                             if line.contains(#""listener":"metrics""#) { metricsPort = number } else { port = number }
                         }
                         if line.contains("listening on socket path") { sawSocket = true }
-                        if !resumed, let port, let metricsPort, sawSocket {
+                        if line.contains("gave up root") || line.contains("no privileges to drop") { startedUp = true }
+                        if !resumed, let port, let metricsPort, sawSocket, startedUp {
                             resumed = true
                             continuation.resume(returning: (port, metricsPort))
                         }
