@@ -5,7 +5,7 @@ import TestSupport
 
 /// `consolegate serve` as deployed: real PAM (pam_wrapper + pam_matrix), NSS groups (nss_wrapper), moto
 /// and the federation stand-in. Serialized: pam_wrapper cannot start many wrapped helpers at once.
-@Suite(.serialized) final class DaemonEndToEndTests {
+@Suite(.serialized, .pamWrapperTurn) final class DaemonEndToEndTests {
     let standIns: StandIns
     let daemon: DaemonFixture
     let transport = AsyncHTTPTransport(environment: [:])

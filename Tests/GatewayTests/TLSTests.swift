@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `listen.tls_certificate`/`tls_key`: the API and the page over HTTPS, with HSTS and a Secure CSRF cookie.
-@Suite struct TLSTests {
+@Suite(.pamWrapperTurn) struct TLSTests {
     @discardableResult
     static func run(_ command: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()

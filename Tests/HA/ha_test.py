@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Several `consolegate serve` replicas on one PostgreSQL database ("several gateways, one truth"): replicas
 on 127.0.0.2, 127.0.0.3 and 127.0.0.4, mostly behind HAProxy (roundrobin, httpchk GET /healthz), each with
-its own pam_wrapper PAM stack (gateway_fixture.Gateway), sharing the lockout, role choices, used one-time
-codes and the audit trail through the database.
+its own PAM service in /etc/pam.d (gateway_fixture.Gateway(system_pam=True): the host's pam_unix, plus pam_oath
+in 4) for throwaway accounts of this host (SystemAccounts; pam_wrapper is not safe for PAM transactions that
+start in parallel), sharing the lockout, role choices, used one-time codes and the audit trail through the
+database.
 
   1. three replicas started at once on an empty database: all healthy, the schema created once
   2. 200 concurrent wrong guesses for one name through the balancer: at most lockout.per_user reach PAM
@@ -50,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "Tests", "Web"))
 from gateway_fixture import (  # noqa: E402
-    Gateway, Rule, SetupError, User, _die_with_parent, assumed_role_arn, binary, follow_signin_url, request, role, run, wait_until)
+    Gateway, Rule, SetupError, SystemAccounts, User, _die_with_parent, assumed_role_arn, binary, follow_signin_url, request, role, run, wait_until)
 
 REPLICA_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 POSTGRES_SH = os.path.join(ROOT, "scripts", "lib", "postgres.sh")
@@ -235,7 +237,7 @@ def replicas(users: list[User], rules: list[Rule], db: Database, hosts=REPLICA_H
     """Gateways on `hosts`, all on `db`, started at the same moment (one thread each, released together by a
     barrier); each start waits until its /healthz says ok. Yields (gateways, start errors): a gateway whose
     start failed is None. All stopped on exit."""
-    gateways = [Gateway(users, rules, host=host, postgres=db.settings(role_name), **kw) for host in hosts]
+    gateways = [Gateway(users, rules, host=host, postgres=db.settings(role_name), system_pam=True, **kw) for host in hosts]
     errors: list[BaseException | None] = [None] * len(gateways)
     barrier = threading.Barrier(len(gateways))
 
@@ -857,7 +859,7 @@ def check_postgres_outage(r, pg: Postgres, db: Database, gateways: list[Gateway]
 def check_hardened_roles(r, pg: Postgres, db: Database, users: list[User], rules: list[Rule]) -> None:
     service = db.name + "_service"
     db.add_role(service)
-    gw = Gateway(users, rules, host=REPLICA_HOSTS[0], postgres=db.settings(service))
+    gw = Gateway(users, rules, host=REPLICA_HOSTS[0], postgres=db.settings(service), system_pam=True)
     # The replica's own config (as Gateway writes it) for `consolegate migrate`, before the replica starts.
     gw.directory = tempfile.mkdtemp(prefix="consolegate-ha-migrate-")
     os.chmod(gw.directory, 0o755)
@@ -928,11 +930,26 @@ def main(r) -> None:
 
 
 def checks(r, pg: Postgres, federation: str) -> None:
+    bob = User("bob", "bob-ha-pw", groups=["staff"])
+    carol = User("carol", "carol-ha-pw", groups=["staff", "aws-admins"])
+    dave = User("dave", "dave-ha-pw", groups=["staff"])
+    erin = User("erin", "erin-ha-pw", groups=["staff"])
+    # 5: right-password names are each used by one worker only; wrong passwords go to names of their own.
+    good = [[User(f"ok{w}x{i}", f"ok{w}x{i}-pw", groups=["staff"]) for i in range(4)] for w in range(4)]
+    wrong_real = [User(f"mallory{i}", f"mallory{i}-pw", groups=["staff"]) for i in range(3)]
+    load_users = [User(f"steady{i}", f"steady{i}-pw", groups=["staff"]) for i in range(3)]
+    probes = [User(f"probe{i}", f"probe{i}-pw", groups=["staff"]) for i in range(3)]
+    everyone = [bob, carol, dave, erin, *[u for pool in good for u in pool], *wrong_real, *load_users, *probes]
+    with SystemAccounts(everyone):
+        scenarios(r, pg, federation, bob=bob, carol=carol, dave=dave, erin=erin, good=good, wrong_real=wrong_real,
+                  load_users=load_users, probes=probes)
+
+
+def scenarios(r, pg: Postgres, federation: str, *, bob: User, carol: User, dave: User, erin: User, good: list[list[User]],
+              wrong_real: list[User], load_users: list[User], probes: list[User]) -> None:
     read_only, admin, billing = role("ConsoleReadOnly"), role("ConsoleAdmin"), role("ConsoleBilling")
     # 1, 3, 2, 7: three replicas on one new database, HAProxy in front for the guesses.
     per_user = 5
-    bob = User("bob", "bob-ha-pw", groups=["staff"])
-    carol = User("carol", "carol-ha-pw", groups=["staff", "aws-admins"])
     rules = [Rule(admin, groups=["aws-admins"]), Rule(read_only, groups=["staff"])]
     with Database(pg, "shared") as db, contextlib.ExitStack() as cluster:
         gateways = errors = None
@@ -950,7 +967,6 @@ def checks(r, pg: Postgres, federation: str) -> None:
             check_audit_command(r, db, started(gateways, errors, "7")[0], bob)
 
     # 4: one-time codes, two replicas with their own pam_oath files.
-    dave = User("dave", "dave-ha-pw", groups=["staff"])
     with timed(r, "4: one one-time code on two replicas"), Database(pg, "otp") as db:
         # per_user_in_flight 2: both concurrent attempts reach PAM (with 1 the second would be throttled first).
         with replicas([dave], [Rule(read_only, groups=["staff"])], db, hosts=REPLICA_HOSTS[:2], secrets=("password", "otp"),
@@ -960,26 +976,19 @@ def checks(r, pg: Postgres, federation: str) -> None:
 
     # 8: the hardened roles.
     with timed(r, "8: owner migrates, the service role may only append to the trail"), Database(pg, "hardened") as db:
-        check_hardened_roles(r, pg, db, [User("erin", "erin-ha-pw", groups=["staff"])], [Rule(read_only, groups=["staff"])])
+        check_hardened_roles(r, pg, db, [erin], [Rule(read_only, groups=["staff"])])
 
     # 5: kill -9 under load. Every request through HAProxy comes from 127.0.0.1, so the address limits are
-    # raised; right-password names are each used by one worker only (per_user_in_flight 1), wrong-password
-    # traffic has names of its own (real users and unknown names).
-    good = [[User(f"ok{w}x{i}", f"ok{w}x{i}-pw", groups=["staff"]) for i in range(4)] for w in range(4)]
-    wrong_real = [User(f"mallory{i}", f"mallory{i}-pw", groups=["staff"]) for i in range(3)]
+    # raised; a right-password name is used by one worker only (per_user_in_flight 1), wrong-password traffic
+    # has names of its own (real users and unknown names).
     bad = [[u.name for u in wrong_real], [f"nobody{i}" for i in range(3)]]
     with timed(r, f"5: kill -9 of a replica during {LOAD_SECONDS:.0f} s of logins through the balancer"), Database(pg, "kill") as db:
         with replicas([u for pool in good for u in pool] + wrong_real, [Rule(billing, groups=["staff"])], db, per_user=1000,
-                      failure_floor="200ms", lockout_extra=("per_address: 100000", "per_address_in_flight: 64"),
-                      # pam_wrapper sets itself up anew in each forked PAM worker, and workers that start together race
-                      # for its folders and lose their PAM config: one PAM transaction at a time on each replica.
-                      pam_extra=("max_concurrent: 1", "queue_timeout: 30s")) as (gateways, errors):
+                      failure_floor="200ms", lockout_extra=("per_address: 100000", "per_address_in_flight: 64")) as (gateways, errors):
             with HAProxy(started(gateways, errors, "5")) as proxy:
                 check_kill_under_load(r, db, proxy, {"good": good, "bad": bad}, federation)
 
     # 6: PostgreSQL stopped under load, straight to the replicas.
-    load_users = [User(f"steady{i}", f"steady{i}-pw", groups=["staff"]) for i in range(3)]
-    probes = [User(f"probe{i}", f"probe{i}-pw", groups=["staff"]) for i in range(3)]
     with timed(r, "6: PostgreSQL stopped and started under load"), Database(pg, "outage") as db:
         with replicas(load_users + probes, [Rule(read_only, groups=["staff"])], db,
                       lockout_extra=("per_address_in_flight: 64",)) as (gateways, errors):

@@ -5,7 +5,7 @@ import TestSupport
 
 /// A compromised daemon, simulated: raw frames written to the monitor's sockets. Whatever the monitor refuses
 /// runs no PAM — the stack's first module (pam_exec) would leave a marker file if it ran.
-@Suite(.serialized) final class MonitorTests {
+@Suite(.serialized, .pamWrapperTurn) final class MonitorTests {
     let fixture: PAMFixture
     let marker: URL
 

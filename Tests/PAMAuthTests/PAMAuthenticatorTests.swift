@@ -7,7 +7,7 @@ import TestSupport
 /// Real libpam through pam_wrapper: pam_matrix for passwords, pam_oath for one-time codes, pam_exec for a
 /// module that hangs, all in the helper process the product uses. Serialized: pam_wrapper 1.1.4 picks its
 /// per-process directory (/tmp/pam.X) racily, so two wrapped processes starting together can fail.
-@Suite(.serialized) final class PAMAuthenticatorTests {
+@Suite(.serialized, .pamWrapperTurn) final class PAMAuthenticatorTests {
     let fixture: PAMFixture
 
     init() throws {

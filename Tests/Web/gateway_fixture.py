@@ -13,12 +13,19 @@ start_standins) exports CONSOLEGATE_TEST_MOTO_URL, CONSOLEGATE_TEST_FEDERATION_U
 Users live in a PAM stack of their own under pam_wrapper (pam_matrix passwords, optionally pam_oath codes) and
 nss_wrapper passwd/group files in a temporary directory, so nothing in /etc changes. The daemon is stopped and
 the directory removed on exit (CONSOLEGATE_TEST_KEEP=1 keeps it). Make requests one at a time: pam_wrapper
-is racy when several wrapped PAM helpers start at once.
+is racy when several wrapped PAM helpers start at once (each picks a /tmp/pam.X folder by lstat, then mkdir,
+and removes folders it thinks stale), and a lost race fails a right password.
+
+Tests that run as root and send logins in parallel use the host's own PAM instead: SystemAccounts creates
+throwaway users and groups, and Gateway(system_pam=True) writes its stack (pam_unix, optionally pam_oath) to
+/etc/pam.d under a name of its own and removes it on exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import grp
 import http.client
 import json
 import os
@@ -32,6 +39,7 @@ import tempfile
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -41,6 +49,7 @@ DEFAULT_BINARY = os.path.join(ROOT, ".build", "debug", "consolegate")
 MULTIARCH = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True, check=True).stdout.strip()
 PAM_MATRIX = f"/usr/lib/{MULTIARCH}/pam_wrapper/pam_matrix.so"
 PAM_OATH = f"/lib/{MULTIARCH}/security/pam_oath.so"
+SYSTEM_PAM_DIRECTORY = "/etc/pam.d"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 TOTP_STEP = 30
@@ -128,6 +137,74 @@ class Rule:
     groups: list[str] = field(default_factory=list)
 
 
+class SystemAccounts:
+    """The users as throwaway accounts of this host (passwd, shadow, group), for Gateway(system_pam=True). Root only.
+    A context manager: on exit the users go, and the groups it had to create. A user left behind by a run that
+    was killed (recognised by its comment) is replaced; any other existing account with a wanted name is an error."""
+
+    COMMENT = "ConsoleGate test account"
+
+    def __init__(self, users: list[User]) -> None:
+        self.users = list(users)
+        self.created_groups: list[str] = []
+        self.scratch: str | None = None
+
+    def __enter__(self) -> "SystemAccounts":
+        if os.getuid() != 0:
+            raise SetupError("SystemAccounts needs root: it adds users to /etc/passwd")
+        for user in self.users:
+            try:
+                existing = pwd.getpwnam(user.name)
+            except KeyError:
+                continue
+            if existing.pw_gecos != self.COMMENT:
+                raise SetupError(f"the test wants a throwaway account {user.name}, and this host already has one")
+            _run(["userdel", user.name])
+        try:
+            for group in sorted({g for u in self.users for g in u.groups}):
+                if not _group_exists(group):
+                    _run(["groupadd", group])
+                    self.created_groups.append(group)
+            self.scratch = tempfile.mkdtemp(prefix="consolegate-accounts-")
+            # newusers: every user, its primary group and its password (hashed per /etc/login.defs) in one call.
+            lines = [f"{u.name}:{u.password}::{u.groups[0] if u.groups else u.name}:{self.COMMENT}:"
+                     f"{os.path.join(self.scratch, u.name)}:/usr/sbin/nologin\n" for u in self.users]
+            batch = os.path.join(self.scratch, "newusers")
+            with open(batch, "w") as f:
+                f.writelines(lines)
+            os.chmod(batch, 0o600)
+            _run(["newusers", batch])
+            for user in self.users:
+                if len(user.groups) > 1:
+                    _run(["usermod", "--append", "--groups", ",".join(user.groups[1:]), user.name])
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for user in self.users:
+            subprocess.run(["userdel", user.name], capture_output=True)
+        for group in self.created_groups:
+            subprocess.run(["groupdel", group], capture_output=True)
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SetupError(f"{' '.join(command)}: exit {result.returncode}: {result.stderr.strip()}")
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+        return True
+    except KeyError:
+        return False
+
+
 class Gateway:
     """`consolegate serve` with its own PAM stack, users, config and audit log. A context manager."""
 
@@ -135,11 +212,12 @@ class Gateway:
                  failure_floor: str = "200ms", per_user: int = 100, service: str = "consolegate-web",
                  destination: str | None = None, binary_path: str | None = None, listen_extra: tuple[str, ...] = (),
                  host: str = "127.0.0.1", postgres: dict | None = None, extra_env: dict | None = None,
-                 lockout_extra: tuple[str, ...] = (), pam_extra: tuple[str, ...] = ()):
+                 lockout_extra: tuple[str, ...] = (), pam_extra: tuple[str, ...] = (), system_pam: bool = False):
         """`host`: the loopback address to listen on (replicas use 127.0.0.2, 127.0.0.3 …). `postgres`: shared
         state and audit in PostgreSQL: {"url": ..., "password_file": ..., "device_key_file": ..., "timeout": "1s",
         "audit_file": True}, each but url optional. `lockout_extra`: more lines under lockout:, e.g.
-        "per_address: 100000" or "per_user_in_flight: 2"."""
+        "per_address: 100000" or "per_user_in_flight: 2". `system_pam`: the users are SystemAccounts and the stack is
+        the host's pam_unix, in /etc/pam.d under a service name of this gateway's own (`service` is then a prefix)."""
         self.standins = require_standins()
         self.binary = binary_path or binary()
         self.users = {u.name: u for u in users}
@@ -151,7 +229,8 @@ class Gateway:
         self.listen_extra = tuple(listen_extra)
         self.lockout_extra = tuple(lockout_extra)
         self.pam_extra = tuple(pam_extra)
-        self.service = service
+        self.system_pam = system_pam
+        self.service = f"{service}-{os.getpid()}-{uuid.uuid4().hex[:8]}" if system_pam else service
         self.destination = destination
         self.host = host
         self.postgres = postgres
@@ -182,10 +261,14 @@ class Gateway:
 
     def _write_files(self) -> str:
         d = self.directory
-        os.makedirs(os.path.join(d, "services"))
-        passdb = self._write("passdb", "".join(f"{u.name}:{u.password}:{self.service}\n" for u in self.users.values()))
-        stack = [f"auth requisite {PAM_MATRIX} passdb={passdb}" if "otp" in self.secrets
-                 else f"auth required {PAM_MATRIX} passdb={passdb}"]
+        if self.system_pam:
+            # nodelay: the gateway's failure floor paces failures here, as with pam_matrix.
+            password_check, account_check = "pam_unix.so nodelay", "pam_unix.so"
+        else:
+            os.makedirs(os.path.join(d, "services"))
+            passdb = self._write("passdb", "".join(f"{u.name}:{u.password}:{self.service}\n" for u in self.users.values()))
+            password_check = account_check = f"{PAM_MATRIX} passdb={passdb}"
+        stack = [f"auth {'requisite' if 'otp' in self.secrets else 'required'} {password_check}"]
         if "otp" in self.secrets:
             # pam_oath records every used code in the usersfile, so the file and its directory must be writable.
             os.makedirs(os.path.join(d, "oath"))
@@ -193,22 +276,27 @@ class Gateway:
             with open(usersfile, "w") as f:
                 f.writelines(f"HOTP/T30/6 {u.name} - {u.otp_secret}\n" for u in self.users.values())
             stack.append(f"auth required {PAM_OATH} usersfile={usersfile} window={OTP_WINDOW} digits=6")
-        stack.append(f"account required {PAM_MATRIX} passdb={passdb}")
-        self._write(os.path.join("services", self.service), "\n".join(stack) + "\n")
+        stack.append(f"account required {account_check}")
+        if self.system_pam:
+            with open(self._system_service_path(), "w") as f:
+                f.write("\n".join(stack) + "\n")
+        else:
+            self._write(os.path.join("services", self.service), "\n".join(stack) + "\n")
 
         # Started as root, the daemon becomes the system's consolegate user, which owns the audit directory.
         service = pwd.getpwnam("consolegate") if os.getuid() == 0 else None
         os.makedirs(os.path.join(d, "audit"), mode=0o750)
         if service:
             os.chown(os.path.join(d, "audit"), service.pw_uid, service.pw_gid)
-        service_passwd = [f"consolegate:x:{service.pw_uid}:{service.pw_gid}::/nonexistent:/usr/sbin/nologin\n"] if service else []
-        self._write("passwd", "".join([f"{u.name}:x:{u.uid}:{u.uid}::/nonexistent:/bin/bash\n" for u in self.users.values()] + service_passwd))
-        groups = sorted({g for u in self.users.values() for g in u.groups})
-        lines = [f"{g}:x:{40000 + i}:{','.join(u.name for u in self.users.values() if g in u.groups)}\n"
-                 for i, g in enumerate(groups)]
-        lines += [f"{u.name}:x:{u.uid}:\n" for u in self.users.values()]
-        lines += [f"consolegate:x:{service.pw_gid}:\n"] if service else []
-        self._write("group", "".join(lines))
+        if not self.system_pam:  # nss_wrapper's passwd and group
+            service_passwd = [f"consolegate:x:{service.pw_uid}:{service.pw_gid}::/nonexistent:/usr/sbin/nologin\n"] if service else []
+            self._write("passwd", "".join([f"{u.name}:x:{u.uid}:{u.uid}::/nonexistent:/bin/bash\n" for u in self.users.values()] + service_passwd))
+            groups = sorted({g for u in self.users.values() for g in u.groups})
+            lines = [f"{g}:x:{40000 + i}:{','.join(u.name for u in self.users.values() if g in u.groups)}\n"
+                     for i, g in enumerate(groups)]
+            lines += [f"{u.name}:x:{u.uid}:\n" for u in self.users.values()]
+            lines += [f"consolegate:x:{service.pw_gid}:\n"] if service else []
+            self._write("group", "".join(lines))
 
         fixtures = self.standins["fixtures"]
         config = [
@@ -262,16 +350,22 @@ class Gateway:
             config += [f"    {key}: {pg[key]}" for key in ("password_file", "timeout") if pg.get(key)]
         return self._write("consolegate.yaml", "\n".join(config) + "\n")
 
+    def _system_service_path(self) -> str:
+        return os.path.join(SYSTEM_PAM_DIRECTORY, self.service)
+
     def environment(self) -> dict:
         d = self.directory
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PAM_WRAPPER", "NSS_WRAPPER"))}
         env.pop("LD_PRELOAD", None)
+        if not self.system_pam:
+            env.update({
+                "LD_PRELOAD": "libpam_wrapper.so:libnss_wrapper.so",
+                "PAM_WRAPPER": "1",
+                "PAM_WRAPPER_SERVICE_DIR": os.path.join(d, "services"),
+                "NSS_WRAPPER_PASSWD": os.path.join(d, "passwd"),
+                "NSS_WRAPPER_GROUP": os.path.join(d, "group"),
+            })
         env.update({
-            "LD_PRELOAD": "libpam_wrapper.so:libnss_wrapper.so",
-            "PAM_WRAPPER": "1",
-            "PAM_WRAPPER_SERVICE_DIR": os.path.join(d, "services"),
-            "NSS_WRAPPER_PASSWD": os.path.join(d, "passwd"),
-            "NSS_WRAPPER_GROUP": os.path.join(d, "group"),
             "AWS_ENDPOINT_URL": self.standins["moto_url"],
             "AWS_ACCESS_KEY_ID": "x",
             "AWS_SECRET_ACCESS_KEY": "y",
@@ -344,6 +438,9 @@ class Gateway:
                 self.process.wait()
         if self._reader is not None:
             self._reader.join(5)
+        if self.system_pam:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._system_service_path())
         if self.directory and not os.environ.get("CONSOLEGATE_TEST_KEEP"):
             shutil.rmtree(self.directory, ignore_errors=True)
 
