@@ -266,10 +266,25 @@ public struct LoginService: Sendable {
     private func afterAuthentication<T>(_ attempt: LoginAttempt, _ scope: inout AuditScope,
                                         _ next: (AuthenticatedUser, inout AuditScope) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         let started = ContinuousClock.now
-        let result: Result<T, LoginFailure>
+        var result: Result<T, LoginFailure>
         switch await authenticate(attempt, &scope) {
-        case .failure(let failure): result = .failure(failure)
-        case .success(let user): result = await next(user, &scope)
+        case .failure(let failure):
+            result = .failure(failure)
+        case .success(let (user, ticket)):
+            // The attempt's end is counted while the login goes on (AWS is asked meanwhile): nothing before
+            // the answer depends on it, and the answer waits for it. It is not cancelled with the request.
+            async let counted = state.finish(ticket, succeeded: true)
+            result = await next(user, &scope)
+            do {
+                _ = try await counted
+            } catch {
+                if case .success = result {
+                    scope.overrule(.stateUnavailable, detail: "\(error); the attempt's end could not be counted, so nothing is delivered")
+                    result = .failure(.stateUnavailable)
+                } else {
+                    logger.error("cannot count the end of an attempt; its slots lapse on their own", metadata: ["request_id": "\(attempt.requestId)", "error": "\(error)"])
+                }
+            }
         }
         // An outage of the shared state says nothing about the user: it answers at once, within its deadline.
         if case .failure(let failure) = result, failure != .stateUnavailable {
@@ -282,7 +297,8 @@ public struct LoginService: Sendable {
     /// accounts) spends a guess like any other and fails alike, so the gateway is no password oracle for the
     /// host's accounts. The lockout admits the attempt first, atomically.
     /// The user with their access rules (never empty), looked up once for the whole login.
-    private func authenticate(_ attempt: LoginAttempt, _ scope: inout AuditScope) async -> Result<AuthenticatedUser, LoginFailure> {
+    /// On success the attempt is still admitted: the caller counts its end with the ticket.
+    private func authenticate(_ attempt: LoginAttempt, _ scope: inout AuditScope) async -> Result<(AuthenticatedUser, AttemptTicket), LoginFailure> {
         guard Self.isAcceptableUserName(attempt.user) else {
             scope.record(.invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
             return .failure(.authenticationFailed)
@@ -338,12 +354,12 @@ public struct LoginService: Sendable {
             scope.record(.stateUnavailable, detail: "\(error); the one-time code could not be checked for reuse")
             return .failure(.stateUnavailable)
         }
-        if let failure = await finish(ticket, succeeded: claimed, &scope) { return .failure(failure) }
         guard claimed else {
+            if let failure = await finish(ticket, succeeded: false, &scope) { return .failure(failure) }
             scope.record(.codeReused, detail: "PAM accepted a one-time code already used within pam.otp_validity")
             return .failure(.authenticationFailed)
         }
-        return .success(AuthenticatedUser(name: attempt.user, rules: rules))
+        return .success((AuthenticatedUser(name: attempt.user, rules: rules), ticket))
     }
 
     /// Counts the attempt's end; nil once it is counted, or the failure to answer when the state could not
@@ -564,6 +580,12 @@ struct AuditScope {
     }
 
     private(set) var entry: Entry?
+
+    /// A failure found after the steps recorded their outcome, which then cannot stand: what they minted
+    /// (role, session name, access key id) stays in the record, undelivered.
+    mutating func overrule(_ outcome: AuditRecord.Outcome, detail: String) {
+        entry = Entry(outcome: outcome, role: entry?.role, sessionName: entry?.sessionName, accessKeyId: entry?.accessKeyId, detail: detail)
+    }
 
     /// The one outcome of the attempt; each path through the steps records exactly one.
     mutating func record(_ outcome: AuditRecord.Outcome, role: String? = nil, sessionName: String? = nil, accessKeyId: String? = nil,

@@ -7,6 +7,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 
 /// What an attacker tries against the HTTP layer and the login service (stand-in PAM and minting, real
@@ -86,6 +87,33 @@ import Testing
     }
 
     /// A client that hangs up while PAM works gets nothing minted, and the audit trail says so.
+    /// The end of a successful attempt is counted while AWS is asked. If the state cannot count it, the
+    /// minted grant is not delivered (503), and its one audit line says so, with what was minted; a wrong
+    /// password whose failure cannot be counted gets 503 too, never a quiet 401.
+    @Test func aGrantWhoseAttemptCannotBeCountedIsNotDelivered() async throws {
+        let failing = Mutex<FinishFailingState?>(nil)
+        let harness = H(state: { limits in
+            let state = FinishFailingState(limits: limits)
+            failing.withLock { $0 = state }
+            return state
+        })
+        try await harness.application().test(.live) { client in
+            let right = try await Self.login(client, ["username": "alice", "password": "alice-pw"])
+            #expect(right.status == .serviceUnavailable)
+            #expect(right.json["url"] == nil)
+            #expect(right.json["error"] as? String != nil)
+            let wrong = try await Self.login(client, ["username": "bob", "password": "guess"])
+            #expect(wrong.status == .serviceUnavailable)
+        }
+        #expect(harness.minter.mints.withLock { $0 } == 1)
+        #expect(failing.withLock { $0 }?.finishes.withLock { $0 } == 2)
+        let alice = harness.auditLines.filter { $0["user"] as? String == "alice" }
+        #expect(alice.map { $0["outcome"] as? String } == ["minting", "state_unavailable"])
+        #expect(alice.last?["access_key_id"] as? String == "ASIAFAKEALICE")
+        #expect((alice.last?["detail"] as? String)?.contains("nothing is delivered") == true)
+        #expect(harness.auditLines.filter { $0["user"] as? String == "bob" }.map { $0["outcome"] as? String } == ["state_unavailable"])
+    }
+
     @Test func aClientThatHungUpGetsNothingMinted() async throws {
         let harness = H(pamDelay: .milliseconds(400))
         try await harness.application().test(.live) { client in

@@ -70,6 +70,32 @@ final class FakeMinter: URLMinting {
     }
 }
 
+/// The memory state, except that counting an attempt's end fails as a database that stopped answering does.
+final class FinishFailingState: GatewayState {
+    let inner: MemoryState
+    let finishes = Mutex(0)
+
+    init(limits: LockoutSettings) {
+        inner = MemoryState(limits: limits)
+    }
+
+    func admit(user: String, address: String, device: String?) async throws -> Admission {
+        try await inner.admit(user: user, address: address, device: device)
+    }
+
+    func finish(_ ticket: AttemptTicket, succeeded: Bool) async throws -> Int {
+        finishes.withLock { $0 += 1 }
+        throw StateUnavailable("lockout finish: no answer within state.postgres.timeout (1s)")
+    }
+
+    func withdraw(_ ticket: AttemptTicket) async throws { try await inner.withdraw(ticket) }
+    func unlock(_ key: LockoutKey) async throws -> Bool { try await inner.unlock(key) }
+    func holdRoleChoice(_ choice: RoleChoice, for lifetime: Duration) async throws { try await inner.holdRoleChoice(choice, for: lifetime) }
+    func takeRoleChoice(tokenDigest: String) async throws -> RoleChoice? { try await inner.takeRoleChoice(tokenDigest: tokenDigest) }
+    func claimOneTimeCode(digest: String, validity: Duration) async throws -> Bool { try await inner.claimOneTimeCode(digest: digest, validity: validity) }
+    func health() async -> StateHealth { await inner.health() }
+}
+
 struct FakeDirectory: UserDirectory {
     var groups: [String: [String]]
     var uids: [UInt32: String] = [0: "root", 1001: "alice", 1002: "ops"]
@@ -91,7 +117,7 @@ struct GatewayHarness {
 
     init(trustedProxies: [String] = [], failureFloor: Duration = .zero, perUser: Int = 3, perAddress: Int = 3, perUserInFlight: Int = 1,
          perAddressInFlight: Int = 8, minter: FakeMinter = FakeMinter(), pamDelay: Duration = .zero, loginTimeout: Duration = .seconds(15),
-         adminGroup: String? = nil, auditPath: String? = nil) {
+         adminGroup: String? = nil, auditPath: String? = nil, state: ((LockoutSettings) -> any GatewayState)? = nil) {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-gw-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = GatewayConfiguration(aws: AWSSettings(strategy: .assumeRole, loginTimeout: loginTimeout), access: [
@@ -110,7 +136,7 @@ struct GatewayHarness {
         service = LoginService(
             configuration: configuration, authenticator: authenticator,
             policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": [], "root": ["root"], "ops": ["wheel"]])),
-            minter: minter, audit: audit, state: MemoryState(limits: configuration.lockout),
+            minter: minter, audit: audit, state: state?(configuration.lockout) ?? MemoryState(limits: configuration.lockout),
             deviceTokens: DeviceTokens(keys: [Array("a test key that is at least 32 characters long".utf8)], lifetime: .seconds(3600)),
             logger: Logger(label: "test")
         )
