@@ -103,10 +103,13 @@ let package = Package(
                 "Minting",
                 "PAMAuth",
                 "GatewayConfig",
+                "Revocation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Ends people's sessions on managed roles: the ConsoleGateRevocations policy and IAM.
+        .target(name: "Revocation", dependencies: ["Minting"]),
         // Shared by the test targets: the stand-ins' coordinates, the built binary, a scripted HTTP server.
         .target(
             name: "TestSupport",
@@ -142,5 +145,6 @@ let package = Package(
         ),
         .testTarget(name: "AuthorizationTests", dependencies: ["Authorization", "GatewayConfig"]),
         .testTarget(name: "MintingTests", dependencies: ["Minting", "AWSSigV4", "GatewayConfig", "TestSupport"]),
+        .testTarget(name: "RevocationTests", dependencies: ["Revocation", "Minting", "TestSupport"]),
     ]
 )

@@ -36,6 +36,8 @@ public struct AuditRecord: Sendable, Codable, Equatable {
         case stateUnavailable = "state_unavailable"
         /// PAM accepted a one-time code that had already been used within `pam.otp_validity` (on any replica).
         case codeReused = "code_reused"
+        /// `consolegate revoke`: an operator ended a person's sessions (or everyone's) on one role.
+        case revoked
     }
 
     public var time: String

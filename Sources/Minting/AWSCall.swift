@@ -98,6 +98,26 @@ struct AWSService: Sendable {
     }
 }
 
+extension AWSService {
+    /// One operation of a Query-protocol service (STS, IAM): a form-encoded POST, an XML answer.
+    func query(operation: String, version: String, parameters: [(String, String)], signed: Bool) async throws -> XMLFields {
+        let body = FormEncoding.encode([("Action", operation), ("Version", version)] + parameters)
+        let response = try await post(
+            operation: operation, headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+            body: Array(body.utf8), signed: signed, parseError: Self.parseQueryError
+        )
+        guard let fields = XMLFields(response.body) else {
+            throw MintingError.malformedResponse(operation: operation, detail: "the answer is not XML")
+        }
+        return fields
+    }
+
+    @Sendable static func parseQueryError(_ response: TransportResponse) -> (code: String, message: String)? {
+        guard let fields = XMLFields(response.body), let code = fields.first(endingWith: "Error/Code") else { return nil }
+        return (code, fields.first(endingWith: "Error/Message") ?? "")
+    }
+}
+
 /// Form encoding as AWS Query APIs and the federation endpoint expect it (`application/x-www-form-urlencoded`).
 enum FormEncoding {
     static func encode(_ parameters: [(String, String)]) -> String {

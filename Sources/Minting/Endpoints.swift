@@ -6,6 +6,8 @@ public struct Endpoints: Sendable, Equatable {
     public var sts: URL
     public var cognitoIdentity: URL
     public var signin: URL
+    /// IAM is global per partition: one endpoint, signed for the partition's home region.
+    public var iam: URL
     public var partition: Partition
     public var region: String
 
@@ -26,6 +28,7 @@ public struct Endpoints: Sendable, Equatable {
         sts = try override("AWS_ENDPOINT_URL_STS") ?? shared ?? partition.stsEndpoint(region: region)
         cognitoIdentity = try override("AWS_ENDPOINT_URL_COGNITO_IDENTITY") ?? shared ?? partition.cognitoIdentityEndpoint(region: region)
         signin = signinOverride ?? partition.signinEndpoint(region: region)
+        iam = try override("AWS_ENDPOINT_URL_IAM") ?? shared ?? partition.iamEndpoint
     }
 }
 
@@ -72,4 +75,21 @@ extension Partition {
     }
 
     public var defaultConsoleURL: URL { URL(string: "https://\(consoleHost)/")! }
+
+    public var iamEndpoint: URL {
+        switch self {
+        case .aws: return URL(string: "https://iam.amazonaws.com")!
+        case .awsCN: return URL(string: "https://iam.cn-north-1.amazonaws.com.cn")!
+        case .awsUSGov: return URL(string: "https://iam.us-gov.amazonaws.com")!
+        }
+    }
+
+    /// The region IAM requests are signed for.
+    public var iamSigningRegion: String {
+        switch self {
+        case .aws: return "us-east-1"
+        case .awsCN: return "cn-north-1"
+        case .awsUSGov: return "us-gov-west-1"
+        }
+    }
 }

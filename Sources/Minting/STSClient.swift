@@ -43,13 +43,19 @@ public struct STSClient: Sendable {
         return try await session(operation: "GetFederationToken", parameters: parameters, signed: true, principal: "FederatedUser/Arn")
     }
 
-    /// Who the signing credentials belong to (used by `check-config` and the tests).
-    public func getCallerIdentity() async throws -> String {
+    /// Who the signing credentials belong to: the ARN, and `aws:userid` as policies see it (for a role
+    /// session `<role id>:<session name>`).
+    public struct CallerIdentity: Sendable, Equatable {
+        public var arn: String
+        public var userId: String
+    }
+
+    public func getCallerIdentity() async throws -> CallerIdentity {
         let fields = try await perform(operation: "GetCallerIdentity", parameters: [], signed: true)
-        guard let arn = fields.first(endingWith: "Arn") else {
-            throw MintingError.malformedResponse(operation: "GetCallerIdentity", detail: "no Arn in the answer")
+        guard let arn = fields.first(endingWith: "Arn"), let userId = fields.first(endingWith: "UserId") else {
+            throw MintingError.malformedResponse(operation: "GetCallerIdentity", detail: "no Arn or UserId in the answer")
         }
-        return arn
+        return CallerIdentity(arn: arn, userId: userId)
     }
 
     private func session(operation: String, parameters: [(String, String)], signed: Bool, principal: String) async throws -> Session {
@@ -67,20 +73,7 @@ public struct STSClient: Sendable {
     }
 
     private func perform(operation: String, parameters: [(String, String)], signed: Bool) async throws -> XMLFields {
-        let body = FormEncoding.encode([("Action", operation), ("Version", Self.version)] + parameters)
-        let response = try await service.post(
-            operation: operation, headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
-            body: Array(body.utf8), signed: signed, parseError: Self.parseError
-        )
-        guard let fields = XMLFields(response.body) else {
-            throw MintingError.malformedResponse(operation: operation, detail: "the answer is not XML")
-        }
-        return fields
-    }
-
-    @Sendable static func parseError(_ response: TransportResponse) -> (code: String, message: String)? {
-        guard let fields = XMLFields(response.body), let code = fields.first(endingWith: "Error/Code") else { return nil }
-        return (code, fields.first(endingWith: "Error/Message") ?? "")
+        try await service.query(operation: operation, version: Self.version, parameters: parameters, signed: signed)
     }
 }
 

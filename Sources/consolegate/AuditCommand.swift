@@ -53,21 +53,7 @@ struct AuditCommand: AsyncParsableCommand {
         let query = AuditQuery(user: user, outcome: outcome.flatMap(AuditRecord.Outcome.init(rawValue:)),
                                since: since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-Double($0.wholeMilliseconds) / 1000) },
                                limit: limit)
-        let records: [AuditRecord]
-        do {
-            if configuration.audit.postgres, let settings = configuration.state.postgres {
-                let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
-                records = try await store.whileRunning { try await PostgresAudit(store: $0).records(query) }
-            } else if let file = configuration.audit.file {
-                records = try query.read(file: file)
-            } else {
-                throw CommandFailure("config: neither audit.file nor audit.postgres is set; there is no trail to read", exitCode: .usage)
-            }
-        } catch let failure as CommandFailure {
-            throw failure
-        } catch {
-            throw CommandFailure("cannot read the audit trail: \(error)", exitCode: .upstreamUnavailable)
-        }
+        let records = try await AuditTrailAccess(configuration).records(query)
         switch format {
         case .json:
             let encoder = JSONEncoder()
@@ -94,5 +80,51 @@ struct AuditCommand: AsyncParsableCommand {
                 column == row.count - 1 ? value : value.padding(toLength: widths[column], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }.joined(separator: "\n")
+    }
+}
+
+/// The trail `serve` writes, for commands: PostgreSQL with `audit.postgres` (every replica's records), else
+/// the file (this host's).
+struct AuditTrailAccess {
+    let configuration: GatewayConfiguration
+
+    init(_ configuration: GatewayConfiguration) {
+        self.configuration = configuration
+    }
+
+    func records(_ query: AuditQuery) async throws(CommandFailure) -> [AuditRecord] {
+        do {
+            if configuration.audit.postgres, let settings = configuration.state.postgres {
+                let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
+                return try await store.whileRunning { try await PostgresAudit(store: $0).records(query) }
+            }
+            guard let file = configuration.audit.file else {
+                throw CommandFailure("config: neither audit.file nor audit.postgres is set; there is no trail to read", exitCode: .usage)
+            }
+            return try query.read(file: file)
+        } catch let failure as CommandFailure {
+            throw failure
+        } catch {
+            throw CommandFailure("cannot read the audit trail: \(error)", exitCode: .upstreamUnavailable)
+        }
+    }
+
+    /// Into every configured sink, or a failure: an operator action that cannot be recorded is reported.
+    func write(_ records: [AuditRecord]) async throws(CommandFailure) {
+        do {
+            if let file = configuration.audit.file {
+                // As root, as the daemon does: the file stays the service user's.
+                let log = AuditLog(path: file, owner: try ServiceAccount.toBecome(configuration.serviceUser, configFile: nil))
+                for record in records { try await log.record(record) }
+            }
+            if configuration.audit.postgres, let settings = configuration.state.postgres {
+                let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
+                try await store.whileRunning { store in
+                    for record in records { try await PostgresAudit(store: store).record(record) }
+                }
+            }
+        } catch {
+            throw CommandFailure("cannot write the audit trail: \(error)", exitCode: .upstreamUnavailable)
+        }
     }
 }

@@ -79,7 +79,7 @@ import Testing
         #expect(credentials.isTemporary)
         let caller = try await STSClient(endpoint: URL(string: standIns.motoURL)!, region: "us-east-1", transport: transport, retry: RetryPolicy(),
                                          timeout: .seconds(10), credentials: StaticCredentialProvider(credentials)).getCallerIdentity()
-        #expect(caller == "arn:aws:sts::123456789012:assumed-role/ConsoleAdmin/broker-pod")
+        #expect(caller.arn == "arn:aws:sts::123456789012:assumed-role/ConsoleAdmin/broker-pod")
         #expect(try await WebIdentityCredentialSource(environment: [:], sts: sts).resolve() == nil)
     }
 

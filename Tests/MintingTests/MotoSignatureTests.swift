@@ -17,7 +17,7 @@ import Testing
     }
 
     @Test func motoAcceptsOurSignature() async throws {
-        let arn = try await sts(secret: standIns.signedBrokerSecret).getCallerIdentity()
+        let arn = try await sts(secret: standIns.signedBrokerSecret).getCallerIdentity().arn
         #expect(arn == "arn:aws:iam::123456789012:user/broker")
     }
 
