@@ -430,16 +430,16 @@ public struct LoginService: Sendable {
             scope.record(Task.isCancelled ? .clientGone : .upstreamUnavailable, role: rule.role, detail: "\(error)")
             return .failure(Task.isCancelled ? .clientGone : .upstreamUnavailable("\(error)"))
         }
-        let (sessionName, accessKeyId): (String, String) = switch grant {
-        case .url(let minted): (minted.sessionName, minted.accessKeyId)
-        case .credentials(let session): (session.sessionName, session.credentials.accessKeyId)
+        let (sessionName, accessKeyId, expires): (String, String, Date?) = switch grant {
+        case .url(let minted): (minted.sessionName, minted.accessKeyId, minted.expiresAt)
+        case .credentials(let session): (session.sessionName, session.credentials.accessKeyId, session.credentials.expiration)
         }
+        let minted = AuditScope.Minted(sessionName: sessionName, accessKeyId: accessKeyId, expires: expires.map(AuditTime.format))
         guard attempt.isClientConnected() else {
-            scope.record(.clientGone, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId,
-                         detail: "the client hung up while AWS was working; minted but not delivered")
+            scope.record(.clientGone, role: rule.role, minted: minted, detail: "the client hung up while AWS was working; minted but not delivered")
             return .failure(.clientGone)
         }
-        scope.record(.success, role: rule.role, sessionName: sessionName, accessKeyId: accessKeyId)
+        scope.record(.success, role: rule.role, minted: minted)
         return .success(grant)
     }
 
@@ -553,7 +553,8 @@ public struct LoginService: Sendable {
         let record = AuditRecord(
             time: AuditTime.format(Date()),
             requestId: attempt.requestId, frontEnd: attempt.frontEnd.rawValue, user: attempt.user, client: attempt.client,
-            outcome: entry.outcome, role: entry.role, sessionName: entry.sessionName, accessKeyId: entry.accessKeyId, detail: entry.detail
+            outcome: entry.outcome, role: entry.role, sessionName: entry.minted?.sessionName, accessKeyId: entry.minted?.accessKeyId,
+            expires: entry.minted?.expires, detail: entry.detail
         )
         Counter(label: "consolegate_logins_total", dimensions: [("front_end", attempt.frontEnd.rawValue), ("outcome", entry.outcome.rawValue)]).increment()
         logger.info("login", metadata: [
@@ -571,26 +572,31 @@ public struct LoginService: Sendable {
 
 /// The outcome an attempt's steps decide on, written once by `LoginService.audited` when the attempt ends.
 struct AuditScope {
+    /// What AWS issued: which session, which key, until when.
+    struct Minted {
+        var sessionName: String
+        var accessKeyId: String
+        var expires: String?
+    }
+
     struct Entry {
         var outcome: AuditRecord.Outcome
         var role: String? = nil
-        var sessionName: String? = nil
-        var accessKeyId: String? = nil
+        var minted: Minted? = nil
         var detail: String? = nil
     }
 
     private(set) var entry: Entry?
 
     /// A failure found after the steps recorded their outcome, which then cannot stand: what they minted
-    /// (role, session name, access key id) stays in the record, undelivered.
+    /// stays in the record, undelivered.
     mutating func overrule(_ outcome: AuditRecord.Outcome, detail: String) {
-        entry = Entry(outcome: outcome, role: entry?.role, sessionName: entry?.sessionName, accessKeyId: entry?.accessKeyId, detail: detail)
+        entry = Entry(outcome: outcome, role: entry?.role, minted: entry?.minted, detail: detail)
     }
 
     /// The one outcome of the attempt; each path through the steps records exactly one.
-    mutating func record(_ outcome: AuditRecord.Outcome, role: String? = nil, sessionName: String? = nil, accessKeyId: String? = nil,
-                         detail: String? = nil) {
+    mutating func record(_ outcome: AuditRecord.Outcome, role: String? = nil, minted: Minted? = nil, detail: String? = nil) {
         assert(entry == nil, "an attempt records one outcome")
-        entry = Entry(outcome: outcome, role: role, sessionName: sessionName, accessKeyId: accessKeyId, detail: detail)
+        entry = Entry(outcome: outcome, role: role, minted: minted, detail: detail)
     }
 }

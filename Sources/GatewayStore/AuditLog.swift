@@ -49,11 +49,13 @@ public struct AuditRecord: Sendable, Codable, Equatable {
     public var role: String?
     public var sessionName: String?
     public var accessKeyId: String?
+    /// When what was minted stops working: the console session of a URL, or the credentials.
+    public var expires: String?
     /// For operators: PAM's or AWS's words about a failure.
     public var detail: String?
 
     public init(time: String, requestId: String, frontEnd: String, user: String, client: String, outcome: Outcome, role: String? = nil,
-                sessionName: String? = nil, accessKeyId: String? = nil, detail: String? = nil) {
+                sessionName: String? = nil, accessKeyId: String? = nil, expires: String? = nil, detail: String? = nil) {
         self.time = time
         self.requestId = requestId
         self.frontEnd = frontEnd
@@ -63,11 +65,12 @@ public struct AuditRecord: Sendable, Codable, Equatable {
         self.role = role
         self.sessionName = sessionName
         self.accessKeyId = accessKeyId
+        self.expires = expires
         self.detail = detail
     }
 
     enum CodingKeys: String, CodingKey {
-        case time, user, client, outcome, role, detail
+        case time, user, client, outcome, role, expires, detail
         case requestId = "request_id"
         case frontEnd = "front_end"
         case sessionName = "session_name"

@@ -14,9 +14,9 @@ public struct PostgresAudit: AuditSink {
     public func record(_ record: AuditRecord) async throws {
         _ = try await store.call("audit") { client in
             try await client.query("""
-                INSERT INTO consolegate.audit (time, request_id, front_end, user_name, client, outcome, role, session_name, access_key_id, detail)
+                INSERT INTO consolegate.audit (time, request_id, front_end, user_name, client, outcome, role, session_name, access_key_id, expires, detail)
                 VALUES (\(record.time)::timestamptz, \(record.requestId), \(record.frontEnd), \(record.user), \(record.client), \(record.outcome.rawValue),
-                        \(record.role), \(record.sessionName), \(record.accessKeyId), \(record.detail))
+                        \(record.role), \(record.sessionName), \(record.accessKeyId), \(record.expires)::timestamptz, \(record.detail))
                 """)
         }
     }
@@ -30,7 +30,8 @@ public struct PostgresAudit: AuditSink {
             let rows = try await client.query("""
                 SELECT * FROM (
                     SELECT id, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), request_id, front_end, user_name, client, outcome,
-                           role, session_name, access_key_id, detail
+                           role, session_name, access_key_id,
+                           to_char(expires AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), detail
                     FROM consolegate.audit
                     WHERE (\(query.user)::text IS NULL OR user_name = \(query.user))
                       AND (\(query.outcome?.rawValue)::text IS NULL OR outcome = \(query.outcome?.rawValue))
@@ -39,13 +40,13 @@ public struct PostgresAudit: AuditSink {
                 ) AS newest ORDER BY 2, 1
                 """)
             var records: [AuditRecord] = []
-            for try await (_, time, requestId, frontEnd, user, client, outcome, role, session, key, detail) in rows.decode(
-                (Int64, String, String, String, String, String, String, String?, String?, String?, String?).self) {
+            for try await (_, time, requestId, frontEnd, user, client, outcome, role, session, key, expires, detail) in rows.decode(
+                (Int64, String, String, String, String, String, String, String?, String?, String?, String?, String?).self) {
                 guard let outcome = AuditRecord.Outcome(rawValue: outcome) else {
                     throw AuditUnavailable(description: "consolegate.audit holds an outcome this consolegate does not know: \(outcome)")
                 }
                 records.append(AuditRecord(time: time, requestId: requestId, frontEnd: frontEnd, user: user, client: client, outcome: outcome,
-                                           role: role, sessionName: session, accessKeyId: key, detail: detail))
+                                           role: role, sessionName: session, accessKeyId: key, expires: expires, detail: detail))
             }
             return records
         }

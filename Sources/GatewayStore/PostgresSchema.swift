@@ -70,6 +70,7 @@ enum PostgresSchema {
             role text,
             session_name text,
             access_key_id text,
+            expires timestamptz,
             detail text
         )
         """,

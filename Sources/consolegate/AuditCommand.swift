@@ -20,8 +20,7 @@ struct AuditCommand: AsyncParsableCommand {
         case json
     }
 
-    @Option(name: .long, help: "The ConsoleGate YAML config file.")
-    var config = "/etc/consolegate/config.yaml"
+    @OptionGroup var configFile: ConfigFileOption
 
     @Option(name: .long, help: "Only this user's records.")
     var user: String?
@@ -49,30 +48,39 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try GatewayConfiguration.forCommand(config)
+        let configuration = try configFile.load()
         let query = AuditQuery(user: user, outcome: outcome.flatMap(AuditRecord.Outcome.init(rawValue:)),
                                since: since.flatMap(DurationText.parse).map { Date().addingTimeInterval(-Double($0.wholeMilliseconds) / 1000) },
                                limit: limit)
         let records = try await AuditTrailAccess(configuration).records(query)
         switch format {
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            for record in records {
-                print(String(decoding: JSONLine.escapingLineBreakers(try encoder.encode(record)), as: UTF8.self))
-            }
+            try Self.printJSONLines(records)
         case .table:
             print(Self.table(records))
         }
     }
 
+    /// One JSON object per line, keys sorted, as in the audit file.
+    static func printJSONLines(_ values: [some Encodable]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for value in values {
+            print(String(decoding: JSONLine.escapingLineBreakers(try encoder.encode(value)), as: UTF8.self))
+        }
+    }
+
+    static func table(_ records: [AuditRecord]) -> String {
+        columns(["TIME", "USER", "OUTCOME", "ROLE", "FROM", "VIA", "SESSION"], records.map { record in
+            [record.time, record.user, record.outcome.rawValue, record.role ?? "-", record.client, record.frontEnd, record.sessionName ?? "-"]
+        })
+    }
+
     /// Columns as wide as their widest value; control characters in values are shown escaped, so a user
     /// name cannot redraw the terminal.
-    static func table(_ records: [AuditRecord]) -> String {
-        let header = ["TIME", "USER", "OUTCOME", "ROLE", "FROM", "VIA", "SESSION"]
-        let rows = records.map { record in
-            [record.time, record.user, record.outcome.rawValue, record.role ?? "-", record.client, record.frontEnd, record.sessionName ?? "-"]
-                .map { $0.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined() }
+    static func columns(_ header: [String], _ values: [[String]]) -> String {
+        let rows = values.map { row in
+            row.map { $0.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined() }
         }
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         return ([header] + rows).map { row in

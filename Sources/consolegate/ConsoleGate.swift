@@ -9,7 +9,7 @@ struct ConsoleGate: AsyncParsableCommand {
         commandName: "consolegate",
         abstract: "Sign people with a Linux or LDAP login in to the AWS Management Console.",
         version: version,
-        subcommands: [ServeCommand.self, URLCommand.self, LoginCommand.self, UnlockCommand.self, RevokeCommand.self, AuditCommand.self, MigrateCommand.self, MintCommand.self, AuthenticateCommand.self, CheckConfigCommand.self]
+        subcommands: [ServeCommand.self, URLCommand.self, LoginCommand.self, UnlockCommand.self, SessionsCommand.self, RevokeCommand.self, AuditCommand.self, MigrateCommand.self, MintCommand.self, AuthenticateCommand.self, CheckConfigCommand.self]
     )
 
     /// Our exit codes instead of ArgumentParser's: 2 for every usage error (it would use 64).

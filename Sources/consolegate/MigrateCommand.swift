@@ -16,8 +16,7 @@ struct MigrateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The ConsoleGate YAML config file.")
-    var config = "/etc/consolegate/config.yaml"
+    @OptionGroup var configFile: ConfigFileOption
 
     @Option(name: .long, help: "postgres://OWNER@HOST[:PORT]/DATABASE[?sslmode=…] to connect as, instead of state.postgres.url.")
     var url: String?
@@ -26,7 +25,7 @@ struct MigrateCommand: AsyncParsableCommand {
     var grantTo: String?
 
     func run() async throws {
-        let configuration = try GatewayConfiguration.forCommand(config)
+        let configuration = try configFile.load()
         guard var settings = configuration.state.postgres else {
             throw CommandFailure("config: state.postgres is not set; there is no database to migrate", exitCode: .usage)
         }

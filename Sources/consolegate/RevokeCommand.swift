@@ -21,8 +21,7 @@ struct RevokeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The ConsoleGate YAML config file.")
-    var config = "/etc/consolegate/config.yaml"
+    @OptionGroup var configFile: ConfigFileOption
 
     @Option(name: .long, help: "Whose sessions to end (their login name).")
     var user: String?
@@ -49,7 +48,7 @@ struct RevokeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try GatewayConfiguration.forCommand(config)
+        let configuration = try configFile.load()
         if configuration.aws.strategy == .federationToken {
             throw CommandFailure("""
                 aws.strategy federation-token: its sessions belong to the broker IAM user, not to a role, so no role policy can end \
@@ -77,11 +76,14 @@ struct RevokeCommand: AsyncParsableCommand {
             } catch {
                 throw CommandFailure(error)
             }
-            let whom = user ?? "everyone"
-            let detail = "revoked by \(operatorName) (uid \(getuid())): sessions of \(whom) issued before \(AuditTime.format(outcome.before))"
+            let detail = "revoked by \(operatorName) (uid \(getuid())): sessions of \(user ?? "everyone") issued before \(AuditTime.format(outcome.before))"
                 + (outcome.collapsedToEveryone ? "; to stay within IAM's size limit every session of the role issued before then is ended" : "")
-            try await trail.write([AuditRecord(time: AuditTime.format(Date()), requestId: UUID().uuidString.lowercased(), frontEnd: "cli", user: whom,
-                                               client: "uid:\(getuid())", outcome: .revoked, role: role, detail: detail)])
+            // The record's time is the moment the sessions issued before it end; its session name is the one
+            // ended, none when all of the role's are (as `consolegate sessions` reads it).
+            let everyone = user == nil || outcome.collapsedToEveryone
+            try await trail.write([AuditRecord(time: AuditTime.format(outcome.before), requestId: UUID().uuidString.lowercased(), frontEnd: "cli",
+                                               user: user ?? "*", client: "uid:\(getuid())", outcome: .revoked, role: role,
+                                               sessionName: everyone ? nil : sessionNames?.first, detail: detail)])
             print("\(role): \(detail) (\(RevocationPolicy.name): \(outcome.statements) statements, \(outcome.size) characters)")
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GatewayConfig
 
 /// Which role to take and how to print what comes back: `url`, `login` and `mint` alike.
 struct GrantOptions: ParsableArguments {
@@ -16,4 +17,14 @@ struct GrantOptions: ParsableArguments {
 struct SocketOption: ParsableArguments {
     @Option(name: .long, help: "The daemon's socket.")
     var socket: String = URLCommand.defaultSocket
+}
+
+/// The config file of the commands an operator runs on a gateway host: `audit`, `sessions`, `revoke`, `migrate`.
+struct ConfigFileOption: ParsableArguments {
+    @Option(name: .long, help: "The ConsoleGate YAML config file.")
+    var config = "/etc/consolegate/config.yaml"
+
+    func load() throws(CommandFailure) -> GatewayConfiguration {
+        try GatewayConfiguration.forCommand(config)
+    }
 }

@@ -491,7 +491,7 @@ def check_brute_force(r, db: Database, proxy: HAProxy, bob: User, per_user: int)
     r.equal("2: audited as locked_out", [x["outcome"] for x in last], ["locked_out"])
 
 
-AUDIT_KEYS = ("time", "request_id", "front_end", "user", "client", "outcome", "role", "session_name", "access_key_id", "detail")
+AUDIT_KEYS = ("time", "request_id", "front_end", "user", "client", "outcome", "role", "session_name", "access_key_id", "expires", "detail")
 
 
 def check_audit_command(r, db: Database, gw: Gateway, bob: User) -> None:
@@ -506,7 +506,8 @@ def check_audit_command(r, db: Database, gw: Gateway, bob: User) -> None:
         fields = ", ".join([
             "'time', to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", "'request_id', request_id",
             "'front_end', front_end", "'user', user_name", "'client', client", "'outcome', outcome", "'role', role",
-            "'session_name', session_name", "'access_key_id', access_key_id", "'detail', detail"])
+            "'session_name', session_name", "'access_key_id', access_key_id",
+            "'expires', to_char(expires AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", "'detail', detail"])
         rows = db.rows(f"SELECT json_strip_nulls(json_build_object({fields})) AS record FROM "
                        f"(SELECT * FROM consolegate.audit WHERE {where} ORDER BY time DESC, id DESC LIMIT {limit}) AS newest "
                        f"ORDER BY time, id")
@@ -553,6 +554,15 @@ def check_audit_command(r, db: Database, gw: Gateway, bob: User) -> None:
     done = command("--user", "nobody-at-all", "--format", "json")
     r.check("7: a filter that matches nothing: exit 0, no output", done.returncode == 0 and done.stdout.strip() == "",
             f"{done.returncode} {done.stdout[:200]!r} {done.stderr.strip()}")
+
+    # consolegate sessions: every replica's sign-ins whose session has not expired (none was revoked here).
+    done = subprocess.run([gw.binary, "sessions", "--config", config, "--format", "json"], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    live = [x["access_key_id"] for x in db.rows("SELECT access_key_id FROM consolegate.audit WHERE outcome = 'success' AND role IS NOT NULL "
+                                                "AND expires > now() ORDER BY time, id")]
+    shown = [json.loads(line).get("access_key_id") for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else None
+    r.check("7: consolegate sessions: exactly the unexpired sign-ins of consolegate.audit, oldest first",
+            shown == live and len(live) > 0, f"{done.returncode} {done.stderr.strip()}: shown {shown}, rows {live}")
 
 
 # --- 4: one one-time code, two replicas -------------------------------------------------------------------
