@@ -79,6 +79,7 @@ let package = Package(
                 "GatewayConfig",
                 "GatewayStore",
                 "Minting",
+                "Revocation",
                 "PAMAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -109,7 +110,7 @@ let package = Package(
             ]
         ),
         // Ends people's sessions on managed roles: the ConsoleGateRevocations policy and IAM.
-        .target(name: "Revocation", dependencies: ["Minting"]),
+        .target(name: "Revocation", dependencies: ["Minting", "GatewayStore", "GatewayConfig"]),
         // Shared by the test targets: the stand-ins' coordinates, the built binary, a scripted HTTP server.
         .target(
             name: "TestSupport",

@@ -6,6 +6,7 @@ import Minting
 import NIOCore
 import PAMAuth
 import Prometheus
+import Revocation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,8 +20,12 @@ public struct GatewayRoutes: Sendable {
     let tlsEnabled: Bool
     /// The sign-in endpoint's origin and the console's: where the login form's redirects lead.
     let formActions: [String]
-    public init(service: LoginService, configuration: GatewayConfiguration) {
+    /// `consolegate revoke --through-daemon`; nil where sessions belong to no role (federation-token).
+    let revocations: Revocations?
+
+    public init(service: LoginService, configuration: GatewayConfiguration, revocations: Revocations? = nil) {
         self.service = service
+        self.revocations = revocations
         self.clientAddress = ClientAddress(trustedProxies: Set(configuration.trustedProxies))
         self.secretKinds = configuration.pam.secrets
         self.logoutFirstDefault = configuration.aws.logoutFirst
@@ -65,6 +70,7 @@ public struct GatewayRoutes: Sendable {
         router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
         router.post("/v1/url") { request, context in await socketURL(request, context: context) }
         router.post("/v1/unlock") { request, context in await socketUnlock(request, context: context) }
+        router.post("/v1/revoke") { request, context in await socketRevoke(request, context: context) }
         return router
     }
 
@@ -185,6 +191,50 @@ public struct GatewayRoutes: Sendable {
             case .nothingToUnlock(let key): return JSONAnswer.object(.ok, ["unlocked": NSNull(), "message": "\(key) was not locked"])
             case .notPermitted: return JSONAnswer.error(.forbidden, "only root or members of admin_group may unlock")
             case .stateUnavailable: return JSONAnswer.failure(.stateUnavailable)
+            }
+        }
+    }
+
+    /// `consolegate revoke --through-daemon`: root or `admin_group` only, with the daemon's broker
+    /// credentials; audited either way. One role per request, or none: the roles the trail shows.
+    func socketRevoke(_ request: Request, context: GatewayContext) async -> Response {
+        await Self.withSocketRequest(request, context: context) { uid, fields in
+            guard let revocations else {
+                return JSONAnswer.error(.badRequest, "aws.strategy federation-token: its sessions belong to the broker IAM user, not a role; see consolegate revoke --help")
+            }
+            let user: String?, role: String?, all: Bool
+            do {
+                (user, role, all) = (try fields.text("user"), try fields.text("role"), try fields.flag("all") ?? false)
+            } catch {
+                return JSONAnswer.error(.badRequest, "user and role are strings, all a boolean")
+            }
+            let whom: Revocations.Whom
+            switch (user, all) {
+            case (let user?, false) where LoginService.isAcceptableUserName(user): whom = .user(user)
+            case (nil, true) where role != nil: whom = .everyone
+            default: return JSONAnswer.error(.badRequest, "name a user, or a role with all")
+            }
+            if let role, !(role.hasPrefix("arn:") && role.contains(":role/")) {
+                return JSONAnswer.error(.badRequest, "role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+            }
+            let (name, permitted) = service.socketOperator(uid: uid)
+            guard permitted else {
+                try? await service.auditOperator(uid: uid, name: name, requestId: context.id, outcome: .revokeRefused,
+                                                 detail: "revoke refused: not root or in admin_group")
+                return JSONAnswer.error(.forbidden, "only root or members of admin_group may revoke sessions")
+            }
+            do {
+                let done = try await revocations.revoke(whom, roles: role.map { [$0] } ?? [], by: .init(name: name, client: "uid:\(uid)", frontEnd: "socket"))
+                return JSONAnswer.object(.ok, ["revoked": done.map { ["role": $0.role, "detail": $0.detail, "statements": $0.outcome.statements, "size": $0.outcome.size] }])
+            } catch let nothing as Revocations.NothingToRevoke {
+                return JSONAnswer.error(.badRequest, "\(nothing)")
+            } catch let problem as RevocationPolicy.PolicyProblem {
+                return JSONAnswer.error(.badGateway, "\(problem)")
+            } catch let error as MintingError {
+                if case .awsRefused = error { return JSONAnswer.error(.badGateway, error.description) }
+                return JSONAnswer.error(.serviceUnavailable, error.description)
+            } catch {
+                return JSONAnswer.error(.serviceUnavailable, "the audit trail is unavailable: \(error)")
             }
         }
     }

@@ -10,6 +10,7 @@ import NIOSSL
 import Metrics
 import PAMAuth
 import Prometheus
+import Revocation
 import ServiceLifecycle
 import Synchronization
 #if canImport(Glibc)
@@ -78,7 +79,8 @@ public enum GatewayServer {
         let metrics = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         LoginService.registerMetrics()
-        let routes = GatewayRoutes(service: service, configuration: configuration)
+        let routes = GatewayRoutes(service: service, configuration: configuration,
+                                   revocations: try revocations(configuration, shared: shared, audit: audit, environment: environment))
 
         let listen = configuration.listen
         let gate = ConnectionGate()
@@ -146,6 +148,23 @@ public enum GatewayServer {
 extension GatewayServer {
     /// The login listener: plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set
     /// (TLS 1.2 and later); either way behind the connection limits.
+    /// What `consolegate revoke --through-daemon` uses: IAM with the broker's credentials, the trail read back
+    /// from PostgreSQL (with `audit.postgres`) or the file, and the daemon's own audit trail.
+    static func revocations(_ configuration: GatewayConfiguration, shared: SharedState, audit: any AuditSink,
+                            environment: [String: String]) throws -> Revocations? {
+        guard configuration.aws.strategy != .federationToken else { return nil }
+        let reader: any AuditReader
+        if configuration.audit.postgres, let store = shared.store {
+            reader = PostgresAudit(store: store)
+        } else if let file = configuration.audit.file {
+            reader = AuditFileReader(path: file)
+        } else {
+            return nil
+        }
+        let revoker = try SessionRevoker(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
+        return Revocations(revoker: revoker, reader: reader, audit: audit)
+    }
+
     public static func apiServer(_ configuration: GatewayConfiguration, gate: ConnectionGate) throws -> HTTPServerBuilder {
         let listen = configuration.listen
         let limiter = ConnectionLimiter(limits: .init(listen, perAddress: listen.maxConnectionsPerAddress), exemptAddresses: Set(configuration.trustedProxies))

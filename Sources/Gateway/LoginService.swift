@@ -467,12 +467,25 @@ public struct LoginService: Sendable {
         case stateUnavailable
     }
 
+    /// Who is asking on the local socket, and whether they may act as an operator: root, or a member of
+    /// `admin_group`.
+    public func socketOperator(uid: UInt32) -> (name: String, permitted: Bool) {
+        let name = policy.directory.userName(uid: uid) ?? "uid:\(uid)"
+        let permitted = uid == 0 || configuration.adminGroup.map { group in policy.directory.groups(of: name)?.contains(group) ?? false } ?? false
+        return (name, permitted)
+    }
+
+    /// Records an operator action (or a refused try at one) from the local socket.
+    public func auditOperator(uid: UInt32, name: String, requestId: String, outcome: AuditRecord.Outcome, detail: String) async throws {
+        let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+        try await write(attempt, AuditScope.Entry(outcome: outcome, detail: detail))
+    }
+
     /// `consolegate unlock USER|ADDRESS` from the local socket: root or a member of `admin_group` only.
     public func unlock(_ target: String, operatorUID uid: UInt32, requestId: String) async -> UnlockResult {
-        let name = policy.directory.userName(uid: uid) ?? "uid:\(uid)"
+        let (name, isAdmin) = socketOperator(uid: uid)
         let key: LockoutKey = ClientAddress.isIPAddress(target) ? .address(target) : .user(target)
         let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
-        let isAdmin = uid == 0 || configuration.adminGroup.map { group in policy.directory.groups(of: name)?.contains(group) ?? false } ?? false
         guard isAdmin, Self.isAcceptableUserName(target) else {
             try? await write(attempt, AuditScope.Entry(outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group"))
             return .notPermitted

@@ -36,8 +36,10 @@ public struct AuditRecord: Sendable, Codable, Equatable {
         case stateUnavailable = "state_unavailable"
         /// PAM accepted a one-time code that had already been used within `pam.otp_validity` (on any replica).
         case codeReused = "code_reused"
-        /// `consolegate revoke`: an operator ended a person's sessions (or everyone's) on one role.
+        /// `consolegate revoke`: an operator ended a person's sessions (or everyone's) on one role; the
+        /// record's time is the moment before which they end. And a refused try at it over the socket.
         case revoked
+        case revokeRefused = "revoke_refused"
     }
 
     public var time: String

@@ -43,6 +43,24 @@ public struct AuditTrail: AuditSink {
     }
 }
 
+/// Where the trail is read back: PostgreSQL (every replica's records) or this host's file.
+public protocol AuditReader: Sendable {
+    /// The newest `query.limit` matching records, oldest first.
+    func records(_ query: AuditQuery) async throws -> [AuditRecord]
+}
+
+public struct AuditFileReader: AuditReader {
+    let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public func records(_ query: AuditQuery) throws -> [AuditRecord] {
+        try query.read(file: path)
+    }
+}
+
 /// What `consolegate audit` asks of the trail: which records, oldest first.
 public struct AuditQuery: Sendable, Equatable {
     public var user: String?

@@ -4,7 +4,7 @@ import PostgresNIO
 /// The audit trail as rows of `consolegate.audit` (`audit.postgres: true`): a record is written once its
 /// INSERT has committed. The service role may insert and read, never change or delete (see the GRANTs in
 /// the README, and the table's append-only trigger).
-public struct PostgresAudit: AuditSink {
+public struct PostgresAudit: AuditSink, AuditReader {
     let store: PostgresStore
 
     public init(store: PostgresStore) {
@@ -23,7 +23,6 @@ public struct PostgresAudit: AuditSink {
 
     public func health() async -> StateHealth { store.health }
 
-    /// The newest `query.limit` matching rows, oldest first.
     public func records(_ query: AuditQuery) async throws -> [AuditRecord] {
         let since = query.since.map(AuditTime.format)
         return try await store.call("audit query") { client in

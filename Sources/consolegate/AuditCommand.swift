@@ -91,8 +91,8 @@ struct AuditCommand: AsyncParsableCommand {
     }
 }
 
-/// The trail `serve` writes, for commands: PostgreSQL with `audit.postgres` (every replica's records), else
-/// the file (this host's).
+/// The trail `serve` writes, for commands: read from PostgreSQL with `audit.postgres` (every replica's
+/// records), else from the file (this host's); written to each (as root, the file as the service user).
 struct AuditTrailAccess {
     let configuration: GatewayConfiguration
 
@@ -100,39 +100,31 @@ struct AuditTrailAccess {
         self.configuration = configuration
     }
 
+    /// `body` with the trail's reader and its sinks, the database's pool running meanwhile. Errors of `body`
+    /// pass through; a trail that is not configured is a usage failure.
+    func withTrail<T: Sendable>(_ body: @escaping @Sendable (any AuditReader, any AuditSink) async throws -> T) async throws -> T {
+        let file = try configuration.audit.file.map { AuditLog(path: $0, owner: try ServiceAccount.toBecome(configuration.serviceUser, configFile: nil)) }
+        let fileReader = configuration.audit.file.map(AuditFileReader.init(path:))
+        guard configuration.audit.postgres, let settings = configuration.state.postgres else {
+            guard let file, let fileReader else {
+                throw CommandFailure("config: neither audit.file nor audit.postgres is set; there is no trail", exitCode: .usage)
+            }
+            return try await body(fileReader, file)
+        }
+        let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
+        return try await store.whileRunning { store in
+            let database = PostgresAudit(store: store)
+            return try await body(database, AuditTrail([database] + [file].compactMap { $0 }))
+        }
+    }
+
     func records(_ query: AuditQuery) async throws(CommandFailure) -> [AuditRecord] {
         do {
-            if configuration.audit.postgres, let settings = configuration.state.postgres {
-                let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
-                return try await store.whileRunning { try await PostgresAudit(store: $0).records(query) }
-            }
-            guard let file = configuration.audit.file else {
-                throw CommandFailure("config: neither audit.file nor audit.postgres is set; there is no trail to read", exitCode: .usage)
-            }
-            return try query.read(file: file)
+            return try await withTrail { reader, _ in try await reader.records(query) }
         } catch let failure as CommandFailure {
             throw failure
         } catch {
             throw CommandFailure("cannot read the audit trail: \(error)", exitCode: .upstreamUnavailable)
-        }
-    }
-
-    /// Into every configured sink, or a failure: an operator action that cannot be recorded is reported.
-    func write(_ records: [AuditRecord]) async throws(CommandFailure) {
-        do {
-            if let file = configuration.audit.file {
-                // As root, as the daemon does: the file stays the service user's.
-                let log = AuditLog(path: file, owner: try ServiceAccount.toBecome(configuration.serviceUser, configFile: nil))
-                for record in records { try await log.record(record) }
-            }
-            if configuration.audit.postgres, let settings = configuration.state.postgres {
-                let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
-                try await store.whileRunning { store in
-                    for record in records { try await PostgresAudit(store: store).record(record) }
-                }
-            }
-        } catch {
-            throw CommandFailure("cannot write the audit trail: \(error)", exitCode: .upstreamUnavailable)
         }
     }
 }

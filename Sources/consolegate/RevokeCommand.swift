@@ -6,18 +6,18 @@ import Minting
 import Revocation
 
 /// `consolegate revoke`: ends one person's console and credential sessions (or everyone's) on the managed
-/// roles, at once, through each role's inline policy. Runs with the broker's credentials, so only whoever may
-/// read the config and its credentials can use it.
+/// roles, at once, through each role's inline policy. Directly with the broker's credentials (whoever can
+/// read the config and those), or, with `--through-daemon`, by the daemon for root and `admin_group`.
 struct RevokeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
-        abstract: "End a person's AWS sessions on the managed roles now (or, with --all, everyone's on one role).",
+        abstract: "End a person's AWS sessions on the managed roles now (or, with --all, everyone's on the roles named).",
         discussion: """
             Adds a Deny statement to the role's inline policy \(RevocationPolicy.name) (IAM GetRole, GetRolePolicy, \
             PutRolePolicy): every session of that person issued before now is refused by AWS from then on, \
             whatever is left of its duration; new sign-ins work. Without --role, the roles are those the audit trail \
             shows the person signed in to in the last 12 hours. Each revocation is audited. \
-            Exit codes: 0 revoked, 2 usage, 3 AWS refused, 4 AWS or the audit trail unavailable.
+            Exit codes: 0 revoked, 2 usage (or nothing to revoke), 3 AWS refused or not permitted, 4 AWS, the daemon or the audit trail unavailable.
             """
     )
 
@@ -32,6 +32,11 @@ struct RevokeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Every session of the --role, as the IAM console's \"Revoke active sessions\" does.")
     var all = false
 
+    @Flag(name: .long, help: "Ask the daemon over its socket (root or admin_group; the daemon holds the broker's credentials).")
+    var throughDaemon = false
+
+    @OptionGroup var daemon: SocketOption
+
     func validate() throws {
         switch (user, all) {
         case (nil, false): throw ValidationError("name --user, or --role with --all")
@@ -39,65 +44,87 @@ struct RevokeCommand: AsyncParsableCommand {
         case (nil, true) where role.isEmpty: throw ValidationError("--all needs --role")
         default: break
         }
-        if let user, user.isEmpty || user.utf8.count > 256 || user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if let user, !Self.isLoginName(user) {
             throw ValidationError("--user takes a login name")
         }
-        if let bad = role.first(where: { !$0.hasPrefix("arn:") || !$0.contains(":role/") }) {
+        if let bad = role.first(where: { !Self.isRoleArn($0) }) {
             throw ValidationError("--role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME), not \(bad)")
         }
     }
 
+    static func isLoginName(_ user: String) -> Bool {
+        !user.isEmpty && user.utf8.count <= 256 && !user.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    static func isRoleArn(_ role: String) -> Bool {
+        role.hasPrefix("arn:") && role.contains(":role/")
+    }
+
+    var whom: Revocations.Whom { user.map(Revocations.Whom.user) ?? .everyone }
+
     func run() async throws {
-        let configuration = try configFile.load()
-        if configuration.aws.strategy == .federationToken {
-            throw CommandFailure("""
-                aws.strategy federation-token: its sessions belong to the broker IAM user, not to a role, so no role policy can end \
-                them. Attach a Deny with "aws:userid": "ACCOUNT:\(user.map { SessionName.encode($0, maxLength: SessionName.federatedUserLimit) } ?? "NAME")" \
-                to the broker user, or rotate the broker's keys to end them all.
-                """, exitCode: .usage)
+        if throughDaemon {
+            try await askDaemon()
+            return
         }
-        let trail = AuditTrailAccess(configuration)
-        let roles = try await rolesToRevoke(trail)
-        let environment = ProcessInfo.processInfo.environment
-        let endpoints = try Endpoints(partition: configuration.aws.partition, region: configuration.aws.region, environment: environment)
-        let transport = AsyncHTTPTransport(environment: environment)
-        let broker = CachingCredentialProvider(source: CredentialChain.standard(
-            environment: environment, region: configuration.aws.region, endpoints: endpoints, transport: transport, retry: RetryPolicy(), timeout: configuration.aws.requestTimeout))
-        let revoker = SessionRevoker(iam: IAMClient(endpoint: endpoints.iam, signingRegion: configuration.aws.partition.iamSigningRegion, transport: transport,
-                                                    retry: RetryPolicy(), timeout: configuration.aws.requestTimeout, credentials: broker))
-        let sessionNames = user.map { [SessionName.encode($0)] }
-        let operatorName = ProcessInfo.processInfo.userName
-        for role in roles {
-            let outcome: SessionRevoker.Outcome
-            do {
-                outcome = try await revoker.revoke(roleArn: role, sessionNames: sessionNames, now: Date())
-            } catch let problem as RevocationPolicy.PolicyProblem {
-                throw CommandFailure("\(role): \(problem)", exitCode: .awsRefused)
-            } catch {
-                throw CommandFailure(error)
+        let configuration = try configFile.load()
+        try Self.refuseFederationTokens(configuration, user: user)
+        let revoker = try SessionRevoker(configuration: configuration.aws, environment: ProcessInfo.processInfo.environment,
+                                         transport: AsyncHTTPTransport())
+        let person = Revocations.Operator(name: ProcessInfo.processInfo.userName, client: "uid:\(getuid())", frontEnd: "cli")
+        let (whom, roles) = (whom, role)
+        let revoked: [Revocations.Revoked]
+        do {
+            revoked = try await AuditTrailAccess(configuration).withTrail { reader, audit in
+                try await Revocations(revoker: revoker, reader: reader, audit: audit).revoke(whom, roles: roles, by: person)
             }
-            let detail = "revoked by \(operatorName) (uid \(getuid())): sessions of \(user ?? "everyone") issued before \(AuditTime.format(outcome.before))"
-                + (outcome.collapsedToEveryone ? "; to stay within IAM's size limit every session of the role issued before then is ended" : "")
-            // The record's time is the moment the sessions issued before it end; its session name is the one
-            // ended, none when all of the role's are (as `consolegate sessions` reads it).
-            let everyone = user == nil || outcome.collapsedToEveryone
-            try await trail.write([AuditRecord(time: AuditTime.format(outcome.before), requestId: UUID().uuidString.lowercased(), frontEnd: "cli",
-                                               user: user ?? "*", client: "uid:\(getuid())", outcome: .revoked, role: role,
-                                               sessionName: everyone ? nil : sessionNames?.first, detail: detail)])
-            print("\(role): \(detail) (\(RevocationPolicy.name): \(outcome.statements) statements, \(outcome.size) characters)")
+        } catch {
+            throw Self.failure(error)
+        }
+        for done in revoked { print(Self.line(done.role, done.detail, statements: done.outcome.statements, size: done.outcome.size)) }
+    }
+
+    static func line(_ role: String, _ detail: String, statements: Int, size: Int) -> String {
+        "\(role): \(detail) (\(RevocationPolicy.name): \(statements) statements, \(size) characters)"
+    }
+
+    /// federation-token sessions belong to the broker IAM user: no role policy reaches them.
+    static func refuseFederationTokens(_ configuration: GatewayConfiguration, user: String?) throws {
+        guard configuration.aws.strategy == .federationToken else { return }
+        throw CommandFailure("""
+            aws.strategy federation-token: its sessions belong to the broker IAM user, not to a role, so no role policy can end \
+            them. Attach a Deny with "aws:userid": "ACCOUNT:\(user.map { SessionName.encode($0, maxLength: SessionName.federatedUserLimit) } ?? "NAME")" \
+            to the broker user, or rotate the broker's keys to end them all.
+            """, exitCode: .usage)
+    }
+
+    static func failure(_ error: any Error) -> CommandFailure {
+        switch error {
+        case let nothing as Revocations.NothingToRevoke: CommandFailure("\(nothing)", exitCode: .usage)
+        case let problem as RevocationPolicy.PolicyProblem: CommandFailure("\(problem)", exitCode: .awsRefused)
+        case is MintingError, is CommandFailure: CommandFailure(error)
+        default: CommandFailure("the audit trail is unavailable: \(error)", exitCode: .upstreamUnavailable)
         }
     }
 
-    /// The roles named, or those the person signed in to within the longest a session can live.
-    private func rolesToRevoke(_ trail: AuditTrailAccess) async throws -> [String] {
-        guard role.isEmpty, let user else { return role }
-        let since = Date().addingTimeInterval(-RevocationPolicy.longestSession)
-        let signIns = try await trail.records(AuditQuery(user: user, outcome: .success, since: since, limit: 1_000_000))
-        var seen = Set<String>()
-        let roles = signIns.compactMap(\.role).filter { seen.insert($0).inserted }
-        guard !roles.isEmpty else {
-            throw CommandFailure("the audit trail shows no sign-in of \(user) in the last 12 hours; name the roles with --role to revoke anyway", exitCode: .usage)
+    /// One request per role named (the socket's body is flat), or one for the roles the daemon's trail shows.
+    private func askDaemon() async throws {
+        for role in role.isEmpty ? [nil] : role.map(Optional.some) {
+            var body: [String: Any] = ["all": all]
+            if let user { body["user"] = user }
+            if let role { body["role"] = role }
+            let (status, object) = try await DaemonSocket(path: daemon.socket).post("/v1/revoke", body, timeout: .seconds(120))
+            let message = object["error"] as? String ?? "the daemon answered HTTP \(status)"
+            switch status {
+            case 200:
+                for done in object["revoked"] as? [[String: Any]] ?? [] {
+                    print(Self.line(done["role"] as? String ?? "?", done["detail"] as? String ?? "", statements: done["statements"] as? Int ?? 0,
+                                    size: done["size"] as? Int ?? 0))
+                }
+            case 400: throw CommandFailure(message, exitCode: .usage)
+            case 403, 502: throw CommandFailure(message, exitCode: .awsRefused)
+            default: throw CommandFailure(message, exitCode: .upstreamUnavailable)
+            }
         }
-        return roles
     }
 }

@@ -185,6 +185,10 @@ import Testing
             #expect(try await Self.login(client, ["username": "alice", "password": "alice-pw"]).status == .ok)
             #expect(await harness.service.unlock("192.0.2.77", operatorUID: 0, requestId: "r3") == .nothingToUnlock(.address("192.0.2.77")))
         }
+        // The same check guards `consolegate revoke --through-daemon`.
+        #expect(harness.service.socketOperator(uid: 1001) == ("alice", false))
+        #expect(harness.service.socketOperator(uid: 1002) == ("ops", true))
+        #expect(harness.service.socketOperator(uid: 0) == ("root", true))
         let records = harness.auditLines.filter { ["r1", "r2", "r3"].contains($0["request_id"] as? String) }
         #expect(records.map { $0["outcome"] as? String } == ["unlock_refused", "unlocked", "unlocked"])
         #expect(records.map { $0["user"] as? String } == ["alice", "ops", "root"])

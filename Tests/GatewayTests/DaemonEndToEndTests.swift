@@ -1,3 +1,4 @@
+import AWSSigV4
 import Foundation
 import Minting
 import Testing
@@ -103,6 +104,26 @@ import TestSupport
         #expect(result.stdout == "unlocked user:alice\n")
         #expect(try await login(["username": "alice", "password": "alice-pw"]).status == 200)
         #expect(daemon.auditLines.contains { $0.contains(#""outcome":"unlocked""#) && $0.contains(#""detail":"unlocked user:alice""#) })
+    }
+
+    /// `consolegate revoke --through-daemon` by a member of admin_group: the daemon, with its broker's
+    /// credentials, ends the sessions on the roles its trail shows for the person, and audits it.
+    @Test func anOperatorRevokesSessionsThroughTheSocket() async throws {
+        let signIn = try await ConsoleGateProcess.run(["url", "--socket", daemon.socketPath], environment: [:])
+        #expect(signIn.status == 0, "\(signIn.stderr)")
+        let admin = try #require(standIns.roles["ConsoleAdmin"])
+        let result = try await ConsoleGateProcess.run(["revoke", "--through-daemon", "--socket", daemon.socketPath, "--user", Self.socketUser], environment: [:])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("\(admin): revoked by \(Self.socketUser)"))
+        let record = try #require(daemon.auditLines.last { $0.contains(#""outcome":"revoked""#) })
+        #expect(record.contains(#""front_end":"socket""#) && record.contains(#""session_name":"\#(Self.socketUser)""#) && record.contains(admin))
+        let iam = IAMClient(endpoint: URL(string: standIns.motoURL)!, signingRegion: "us-east-1", transport: transport, retry: RetryPolicy(), timeout: .seconds(10),
+                            credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "x", secretAccessKey: "y")))
+        let document = try #require(try await iam.rolePolicy(roleName: "ConsoleAdmin", policyName: "ConsoleGateRevocations"))
+        #expect(document.contains(":\(Self.socketUser)\""))
+        let nobody = try await ConsoleGateProcess.run(["revoke", "--through-daemon", "--socket", daemon.socketPath, "--user", "nobody-signed-in"], environment: [:])
+        #expect(nobody.status == 2)
+        #expect(nobody.stderr.contains("no sign-in of nobody-signed-in"))
     }
 
     /// The daemon cannot start a root monitor again: when the monitor dies, the daemon stops, non-zero.
