@@ -30,7 +30,7 @@ install -D -m 0755 -s "$BIN/consolegate-pam" "$ROOT/usr/libexec/consolegate/cons
 install -d -m 0755 "$ROOT/lib/systemd/system"
 sed 's#/usr/local/bin/consolegate#/usr/bin/consolegate#g' deploy/consolegate.service >"$ROOT/lib/systemd/system/consolegate.service"
 chmod 0644 "$ROOT/lib/systemd/system/consolegate.service"
-for service in consolegate consolegate-ldap consolegate-otp; do
+for service in consolegate consolegate-ldap consolegate-otp consolegate-stepup; do
     install -D -m 0644 "pam/$service" "$ROOT/etc/pam.d/$service"
 done
 install -d -m 0750 "$ROOT/etc/consolegate"

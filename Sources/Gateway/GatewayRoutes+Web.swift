@@ -42,7 +42,7 @@ extension GatewayRoutes {
         guard LoginService.isAcceptableUserName(user), fields.has("password") else {
             return html(.badRequest, WebPages.login(secrets: secretKinds, csrf: csrf, error: WebPages.genericFailure, username: user, logoutFirst: logoutFirst))
         }
-        let secrets = secretKinds.compactMap { kind in (try? fields.bytes(kind.rawValue))?.map { SecretBytes(copying: $0) } }
+        let secrets = Self.givenSecrets { try? fields.bytes($0.rawValue) }
         let client = client(request, context)
         let role = (try? fields.text("role")).flatMap { $0.isEmpty ? nil : $0 }
         let attempt = LoginAttempt(user: user, secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id,
@@ -66,11 +66,16 @@ extension GatewayRoutes {
             return choiceExpired()
         }
         let logoutFirst = (try? fields.flag("logout_first")) == true
-        let attempt = LoginAttempt(user: "", secrets: [], role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client(request, context),
+        // A step-up role's secrets come with the choice.
+        let secrets = Self.givenSecrets { kind in (try? fields.bytes(kind.rawValue)).flatMap { $0?.isEmpty == false ? $0 : nil } }
+        let attempt = LoginAttempt(user: "", secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client(request, context),
                                    requestId: context.id, isClientConnected: Self.connected(context))
         switch await service.chosenRole(token: token, csrf: csrf, attempt) {
         case .success(let chosen): return redirect(to: chosen.grant, user: chosen.user)
         case .failure(.choiceExpired): return choiceExpired()
+        case .failure(.stepUpRequired(let role, let secrets)):
+            // The choice is still pending: a form for what the role needs, with the same token.
+            return html(.ok, WebPages.stepUp(role: role, label: roleLabels[role] ?? role, secrets: secrets, pending: token, csrf: csrf, logoutFirst: logoutFirst))
         case .failure(let failure): return webFailure(failure, csrf: csrf, user: "", logoutFirst: logoutFirst)
         }
     }
@@ -95,6 +100,7 @@ extension GatewayRoutes {
         case .pamUnavailable: (.serviceUnavailable, "Sign-in is restarting. Try again in a moment.")
         case .stateUnavailable: (.serviceUnavailable, "Sign-in is unavailable right now. Try again in a minute, or tell your administrator.")
         case .choiceExpired: (.forbidden, "This choice has expired. Sign in again.")
+        case .stepUpRequired(_, let secrets): (.forbidden, "This role needs \(WebPages.describe(secrets)). Sign in again and give it with your choice.")
         }
         var response = html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
         if failure == .busy { response.headers[.retryAfter] = JSONAnswer.retryAfterBusy }

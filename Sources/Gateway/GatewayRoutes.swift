@@ -16,6 +16,10 @@ public struct GatewayRoutes: Sendable {
     let service: LoginService
     let clientAddress: ClientAddress
     let secretKinds: [SecretKind]
+    /// What some role needs beyond `secretKinds` (its step-up); `/api/v1/roles` says which role.
+    let stepUpSecretKinds: [SecretKind]
+    /// Each role's label, for pages that name a role without knowing whose it is.
+    let roleLabels: [String: String]
     let logoutFirstDefault: Bool
     let tlsEnabled: Bool
     /// The sign-in endpoint's origin and the console's: where the login form's redirects lead.
@@ -28,6 +32,9 @@ public struct GatewayRoutes: Sendable {
         self.revocations = revocations
         self.clientAddress = ClientAddress(trustedProxies: Set(configuration.trustedProxies))
         self.secretKinds = configuration.pam.secrets
+        let stepUps = configuration.access.flatMap { $0.stepUpSecrets(base: configuration.pam.secrets) }
+        self.stepUpSecretKinds = SecretKind.allCases.filter(stepUps.contains)
+        self.roleLabels = Dictionary(configuration.access.map { ($0.role, $0.displayName) }) { first, _ in first }
         self.logoutFirstDefault = configuration.aws.logoutFirst
         self.tlsEnabled = configuration.listen.tlsCertificate != nil
         let aws = configuration.aws
@@ -43,10 +50,12 @@ public struct GatewayRoutes: Sendable {
         router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
         router.get("/api/v1/info") { _, _ in
             // What a client must ask a person for; nothing secret.
-            JSONAnswer.object(.ok, ["secrets": secretKinds.map(\.rawValue), "logout_first": logoutFirstDefault])
+            JSONAnswer.object(.ok, ["secrets": secretKinds.map(\.rawValue), "step_up_secrets": stepUpSecretKinds.map(\.rawValue),
+                                    "logout_first": logoutFirstDefault])
         }
         router.post("/api/v1/login") { request, context in await login(request, context: context) }
         router.get("/api/v1/roles") { request, context in await roles(request, context: context) }
+        router.post("/api/v1/roles") { request, context in await postedRoles(request, context: context) }
         addWebRoutes(to: router)
         return router
     }
@@ -76,7 +85,9 @@ public struct GatewayRoutes: Sendable {
 
     // MARK: - JSON API
 
-    func login(_ request: Request, context: GatewayContext) async -> Response {
+    /// A JSON body with an acceptable `username`: `body` gets it and the fields, which are wiped after; a
+    /// field of the wrong type is a 400.
+    func withJSONUser(_ request: Request, context: GatewayContext, _ body: (String, RequestFields) async throws -> Response) async -> Response {
         var fields: RequestFields
         switch await Self.readJSONObject(request, context: context) {
         case .refused(let refusal): return refusal
@@ -87,8 +98,16 @@ public struct GatewayRoutes: Sendable {
             guard let user = try fields.text("username"), LoginService.isAcceptableUserName(user) else {
                 return JSONAnswer.error(.badRequest, "username is required")
             }
+            return try await body(user, fields)
+        } catch {
+            return JSONAnswer.error(.badRequest, "\(error)")
+        }
+    }
+
+    func login(_ request: Request, context: GatewayContext) async -> Response {
+        await withJSONUser(request, context: context) { user, fields in
             guard try fields.bytes("password") != nil else { return JSONAnswer.error(.badRequest, "password is required") }
-            let secrets = try secretKinds.compactMap { kind in try fields.bytes(kind.rawValue).map { SecretBytes(copying: $0) } }
+            let secrets = try Self.givenSecrets { try fields.bytes($0.rawValue) }
             let destination = try fields.text("destination")
             if let destination, URL(string: destination)?.host == nil {
                 return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
@@ -107,8 +126,6 @@ public struct GatewayRoutes: Sendable {
             case .success(let grant): return JSONAnswer.grant(grant, deviceToken: service.deviceTokens.issue(user: user))
             case .failure(let failure): return JSONAnswer.failure(failure)
             }
-        } catch {
-            return JSONAnswer.error(.badRequest, "\(error)")
         }
     }
 
@@ -118,17 +135,44 @@ public struct GatewayRoutes: Sendable {
         guard let header = request.headers[.authorization], let credentials = BasicCredentials(header: header) else {
             return JSONAnswer.failure(.authenticationFailed)
         }
-        var secrets = [SecretBytes(copying: credentials.password)]
+        var secrets: [SecretKind: SecretBytes] = [.password: SecretBytes(copying: credentials.password)]
         RequestFields.zero(credentials.password)
         if secretKinds.contains(.otp), let otp = request.headers[Self.otpHeader] {
-            secrets.append(SecretBytes(copying: Array(otp.utf8)))
+            secrets[.otp] = SecretBytes(copying: Array(otp.utf8))
         }
         let attempt = LoginAttempt(user: credentials.user, secrets: secrets, frontEnd: .api, client: client(request, context), requestId: context.id,
                                    deviceToken: request.headers[Self.deviceHeader], isClientConnected: Self.connected(context))
+        return await rolesAnswer(attempt)
+    }
+
+    /// The same as a JSON body (username, the base secrets, device_token): the secrets stay bytes.
+    func postedRoles(_ request: Request, context: GatewayContext) async -> Response {
+        await withJSONUser(request, context: context) { user, fields in
+            let attempt = LoginAttempt(user: user, secrets: try Self.givenSecrets { try fields.bytes($0.rawValue) }, frontEnd: .api,
+                                       client: client(request, context), requestId: context.id, deviceToken: try fields.text("device_token"),
+                                       isClientConnected: Self.connected(context))
+            return await rolesAnswer(attempt)
+        }
+    }
+
+    private func rolesAnswer(_ attempt: LoginAttempt) async -> Response {
         switch await service.roles(attempt) {
-        case .success(let roles): return JSONAnswer.object(.ok, ["roles": roles])
+        case .success(let offers):
+            // `roles` as before; `offers` adds each role's label and what taking it needs beyond this sign-in.
+            return JSONAnswer.object(.ok, ["roles": offers.map(\.role), "offers": offers.map {
+                ["role": $0.role, "label": $0.label, "step_up_secrets": $0.stepUpSecrets.map(\.rawValue)] as [String: Any]
+            }])
         case .failure(let failure): return JSONAnswer.failure(failure)
         }
+    }
+
+    /// Every kind of secret the request carries (whichever a role may need), as wipeable bytes.
+    static func givenSecrets(_ field: (SecretKind) throws -> [UInt8]?) rethrows -> [SecretKind: SecretBytes] {
+        var secrets: [SecretKind: SecretBytes] = [:]
+        for kind in SecretKind.allCases {
+            if let bytes = try field(kind) { secrets[kind] = SecretBytes(copying: bytes) }
+        }
+        return secrets
     }
 
     static let otpHeader = HTTPField.Name("X-ConsoleGate-OTP")!

@@ -67,7 +67,8 @@ public enum GatewayServer {
         let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
         let authenticator: PAMAuthenticator
         do {
-            authenticator = try PAMAuthenticator(service: configuration.pam.service, timeout: configuration.pam.timeout,
+            authenticator = try PAMAuthenticator(service: configuration.pam.service, stepUpServices: configuration.access.compactMap(\.pamService),
+                                                 timeout: configuration.pam.timeout,
                                                  maxConcurrent: configuration.pam.maxConcurrent, queueTimeout: configuration.pam.queueTimeout,
                                                  callerEnvironment: environment)
         } catch {

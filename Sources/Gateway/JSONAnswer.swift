@@ -45,6 +45,9 @@ enum JSONAnswer {
             return error(.serviceUnavailable, "sign-in is unavailable (the gateway's shared state does not answer); try again in a minute")
         case .choiceExpired:
             return error(.forbidden, "this role choice has expired; sign in again")
+        case .stepUpRequired(let role, let secrets):
+            return object(.forbidden, ["error": "the role \(role) needs \(secrets.map(\.rawValue).joined(separator: " and ")): sign in with consolegate login or the web page",
+                                       "secrets": secrets.map(\.rawValue)])
         case .busy:
             var response = error(.serviceUnavailable, "too many sign-ins at once; try again in a few seconds")
             response.headers[.retryAfter] = retryAfterBusy

@@ -46,6 +46,9 @@ public enum LoginFailure: Error, Sendable, Equatable {
     case stateUnavailable
     /// A web role choice whose token is unknown, spent, expired, or from another browser or address.
     case choiceExpired
+    /// The role needs more than was given (its step-up secrets); nothing ran. Told only to someone already
+    /// authenticated (the web chooser) or vouched for by the kernel (the socket).
+    case stepUpRequired(role: String, secrets: [SecretKind])
 }
 
 /// Someone this gateway has just authenticated: PAM said yes to their secrets, or, on the socket, the kernel
@@ -62,12 +65,26 @@ public struct AuthenticatedUser: Sendable {
         self.name = name
         self.rules = rules
     }
+
+    /// Their roles as people see them, each with the secrets choosing it takes beyond the base ones.
+    func offers(base: [SecretKind]) -> [RoleOffer] {
+        rules.map { RoleOffer(role: $0.role, label: $0.displayName, stepUpSecrets: $0.stepUpSecrets(base: base)) }
+    }
+}
+
+/// A role someone may take, for the chooser, `/api/v1/roles` and `consolegate login`.
+public struct RoleOffer: Sendable, Equatable {
+    public var role: String
+    public var label: String
+    /// What taking it needs beyond the base sign-in (a step-up rule's secrets); empty for most roles.
+    public var stepUpSecrets: [SecretKind]
 }
 
 /// A login as the front ends hand it over.
 public struct LoginAttempt: Sendable {
     public var user: String
-    public var secrets: [SecretBytes]
+    /// What the person gave, by kind; each PAM transaction takes the kinds its service asks for, in order.
+    public var secrets: [SecretKind: SecretBytes]
     public var role: String?
     public var destination: URL?
     public var region: String?
@@ -82,7 +99,7 @@ public struct LoginAttempt: Sendable {
     /// Whether the client is still there to receive an answer; asked before minting and before answering.
     public var isClientConnected: @Sendable () -> Bool
 
-    public init(user: String, secrets: [SecretBytes], role: String? = nil, destination: URL? = nil, region: String? = nil,
+    public init(user: String, secrets: [SecretKind: SecretBytes], role: String? = nil, destination: URL? = nil, region: String? = nil,
                 wantsCredentials: Bool = false, logoutFirst: Bool? = nil, frontEnd: FrontEnd, client: String, requestId: String,
                 deviceToken: String? = nil, isClientConnected: @escaping @Sendable () -> Bool = { true }) {
         self.deviceToken = deviceToken
@@ -153,7 +170,7 @@ public struct LoginService: Sendable {
     /// A login with secrets (the JSON API).
     public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
         await audited(attempt) { scope in
-            await afterAuthentication(attempt, &scope) { user, scope in await grantRole(to: user, attempt, &scope) }
+            await afterAuthentication(attempt, stepUpFor: .grantRequested(attempt.role), &scope) { user, scope in await grantRole(to: user, attempt, &scope) }
         }
     }
 
@@ -161,7 +178,7 @@ public struct LoginService: Sendable {
     /// proves the authentication while they pick one.
     public enum WebStep: Sendable {
         case granted(Grant)
-        case chooseRole(token: String, roles: [String])
+        case chooseRole(token: String, roles: [RoleOffer])
     }
 
     /// A login through the web form: like `login`, but a user with several roles chooses one first. The
@@ -170,8 +187,9 @@ public struct LoginService: Sendable {
     /// not be used twice anyway).
     public func webLogin(_ attempt: LoginAttempt, csrf: String) async -> Result<WebStep, LoginFailure> {
         await audited(attempt) { scope in
-            await afterAuthentication(attempt, &scope) { user, scope in
-                guard attempt.role == nil, user.rules.count > 1 else {
+            await afterAuthentication(attempt, stepUpFor: attempt.role.map { .grantRequested($0) } ?? .none, &scope) { user, scope in
+                // A role of its own, or the only one and no step-up: no choice to make.
+                guard attempt.role == nil, user.rules.count > 1 || user.rules.first?.pamService != nil else {
                     return await grantRole(to: user, attempt, &scope).map(WebStep.granted)
                 }
                 let token = RandomToken.make()
@@ -183,14 +201,21 @@ public struct LoginService: Sendable {
                     return .failure(.stateUnavailable)
                 }
                 scope.record(.success, detail: "authenticated; choosing among \(user.rules.count) roles")
-                return .success(.chooseRole(token: token, roles: user.roles))
+                return .success(.chooseRole(token: token, roles: user.offers(base: configuration.pam.secrets)))
             }
         }
     }
 
     /// The second step of a web login: the token of a login authenticated moments ago (on this replica or
     /// another), from the same browser and address, and the role picked in `attempt.role`.
+    /// A step-up role needs its secrets with the choice; without them the token stays valid (go back, enter).
     public func chosenRole(token: String, csrf: String, _ attempt: LoginAttempt) async -> Result<(user: String, grant: Grant), LoginFailure> {
+        if let role = attempt.role {
+            // Every rule for the role, whoever's: what is asked does not tell whose rule it is.
+            let needed = configuration.access.filter { $0.role == role }.flatMap { $0.stepUpSecrets(base: configuration.pam.secrets) }
+            let missing = SecretKind.allCases.filter { needed.contains($0) && attempt.secrets[$0] == nil }
+            if !missing.isEmpty { return .failure(.stepUpRequired(role: role, secrets: missing)) }
+        }
         let choice: RoleChoice?
         do {
             choice = try await state.takeRoleChoice(tokenDigest: Self.digest(token))
@@ -204,7 +229,27 @@ public struct LoginService: Sendable {
         var attempt = attempt
         attempt.user = choice.user
         let user = AuthenticatedUser(name: choice.user, rules: policy.rules(for: choice.user))
-        return await audited(attempt) { scope in await grantRole(to: user, attempt, &scope) }.map { (choice.user, $0) }
+        return await audited(attempt) { scope in
+            if let rule = user.rules.first(where: { $0.role == attempt.role }), rule.pamService != nil {
+                if let failure = await passStepUp(attempt, rule: rule, &scope) { return .failure(failure) }
+            }
+            return await grantRole(to: user, attempt, &scope)
+        }.map { (choice.user, $0) }
+    }
+
+    /// The step-up of a role picked after the base sign-in: a guess of its own (admitted, counted, and its
+    /// one-time code claimed), before anything is minted.
+    private func passStepUp(_ attempt: LoginAttempt, rule: AccessRule, _ scope: inout AuditScope) async -> LoginFailure? {
+        let ticket: AttemptTicket
+        switch await admit(attempt, &scope) {
+        case .failure(let failure): return failure
+        case .success(let admitted): ticket = admitted
+        }
+        if let failure = await stepUp(attempt, rule: rule, ticket: ticket, &scope) { return failure }
+        if rule.stepUpSecrets(base: configuration.pam.secrets).contains(.otp), let failure = await refuseReusedCode(attempt, ticket: ticket, &scope) {
+            return failure
+        }
+        return await finish(ticket, succeeded: true, &scope)
     }
 
     /// Tokens and one-time codes are kept as digests: whoever reads the shared state cannot use them.
@@ -221,11 +266,11 @@ public struct LoginService: Sendable {
     }
 
     /// The roles a user may take, after the same authentication and lockout as a login.
-    public func roles(_ attempt: LoginAttempt) async -> Result<[String], LoginFailure> {
+    public func roles(_ attempt: LoginAttempt) async -> Result<[RoleOffer], LoginFailure> {
         await audited(attempt) { scope in
-            await afterAuthentication(attempt, &scope) { user, scope in
+            await afterAuthentication(attempt, stepUpFor: .none, &scope) { user, scope in
                 scope.record(.success, detail: "listed roles")
-                return .success(user.roles)
+                return .success(user.offers(base: configuration.pam.secrets))
             }
         }
     }
@@ -238,13 +283,19 @@ public struct LoginService: Sendable {
             logger.warning("socket caller has no user name", metadata: ["uid": "\(uid)"])
             return .failure(.authenticationFailed)
         }
-        let attempt = LoginAttempt(user: user, secrets: [], role: role, destination: destination, wantsCredentials: wantsCredentials,
+        let attempt = LoginAttempt(user: user, secrets: [:], role: role, destination: destination, wantsCredentials: wantsCredentials,
                                    frontEnd: .socket, client: "uid:\(uid)", requestId: requestId, isClientConnected: isClientConnected)
         return await audited(attempt) { scope in
             let rules = policy.rules(for: user)
             guard !rules.isEmpty else {
                 scope.record(.noRole, detail: "no access rule names this user or their groups; PAM not run")
                 return .failure(.noRole)
+            }
+            // The socket carries no secrets: a step-up role is for the web page and `consolegate login`.
+            if let rule = StepUpChoice.grantRequested(role).rule(among: rules) {
+                let secrets = rule.secrets ?? configuration.pam.secrets
+                scope.record(.stepUpRequired, role: rule.role, detail: "\(rule.displayName) needs \(secrets.map(\.rawValue).joined(separator: ", ")); PAM not run")
+                return .failure(.stepUpRequired(role: rule.role, secrets: secrets))
             }
             let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
             if let unavailable = Self.unavailable(outcome) {
@@ -263,11 +314,11 @@ public struct LoginService: Sendable {
 
     /// Authentication (with lockout), then `next`. Every failure of either answers no sooner than the floor,
     /// so timing does not tell a real name from another.
-    private func afterAuthentication<T>(_ attempt: LoginAttempt, _ scope: inout AuditScope,
+    private func afterAuthentication<T>(_ attempt: LoginAttempt, stepUpFor role: StepUpChoice, _ scope: inout AuditScope,
                                         _ next: (AuthenticatedUser, inout AuditScope) async -> Result<T, LoginFailure>) async -> Result<T, LoginFailure> {
         let started = ContinuousClock.now
         var result: Result<T, LoginFailure>
-        switch await authenticate(attempt, &scope) {
+        switch await authenticate(attempt, stepUpFor: role, &scope) {
         case .failure(let failure):
             result = .failure(failure)
         case .success(let (user, ticket)):
@@ -295,10 +346,50 @@ public struct LoginService: Sendable {
 
     /// Who may use the gateway is decided before PAM runs: a name that no access rule names (root, service
     /// accounts) spends a guess like any other and fails alike, so the gateway is no password oracle for the
-    /// host's accounts. The lockout admits the attempt first, atomically.
+    /// host's accounts. The lockout admits the attempt first, atomically. Then the base service
+    /// (`pam.service`, `pam.secrets`), and, when `stepUpFor` names a rule of this user with a step-up
+    /// service, that service with the secrets beyond the base ones: one guess for both.
     /// The user with their access rules (never empty), looked up once for the whole login.
     /// On success the attempt is still admitted: the caller counts its end with the ticket.
-    private func authenticate(_ attempt: LoginAttempt, _ scope: inout AuditScope) async -> Result<(AuthenticatedUser, AttemptTicket), LoginFailure> {
+    private func authenticate(_ attempt: LoginAttempt, stepUpFor role: StepUpChoice, _ scope: inout AuditScope) async
+        -> Result<(AuthenticatedUser, AttemptTicket), LoginFailure> {
+        let ticket: AttemptTicket
+        switch await admit(attempt, &scope) {
+        case .failure(let failure): return .failure(failure)
+        case .success(let admitted): ticket = admitted
+        }
+        let rules = policy.rules(for: attempt.user)
+        guard !rules.isEmpty else {
+            return .failure(await refuse(ticket, .authenticationFailed, "no access rule names this user or their groups; PAM not run", &scope))
+        }
+        if let failure = await checkSecrets(attempt, service: configuration.pam.service, kinds: configuration.pam.secrets, ticket: ticket, &scope) {
+            return .failure(failure)
+        }
+        var used = configuration.pam.secrets
+        if let rule = role.rule(among: rules) {
+            if let failure = await stepUp(attempt, rule: rule, ticket: ticket, &scope) { return .failure(failure) }
+            used += rule.stepUpSecrets(base: configuration.pam.secrets)
+        }
+        if used.contains(.otp), let failure = await refuseReusedCode(attempt, ticket: ticket, &scope) { return .failure(failure) }
+        return .success((AuthenticatedUser(name: attempt.user, rules: rules), ticket))
+    }
+
+    /// Which rule's step-up a login must pass along with the base authentication.
+    enum StepUpChoice {
+        /// None yet: listing roles, or a web login that will choose.
+        case none
+        /// The role asked for, or else the user's first (what a grant without a role gets).
+        case grantRequested(String?)
+
+        func rule(among rules: [AccessRule]) -> AccessRule? {
+            guard case .grantRequested(let requested) = self else { return nil }
+            let rule = requested.map { role in rules.first { $0.role == role } } ?? rules.first
+            return rule?.pamService == nil ? nil : rule
+        }
+    }
+
+    /// The name is checked and the lockout takes the attempt's slots, atomically.
+    private func admit(_ attempt: LoginAttempt, _ scope: inout AuditScope) async -> Result<AttemptTicket, LoginFailure> {
         guard Self.isAcceptableUserName(attempt.user) else {
             scope.record(.invalidRequest, detail: "user name refused (control characters or over 256 bytes)")
             return .failure(.authenticationFailed)
@@ -311,7 +402,6 @@ public struct LoginService: Sendable {
             scope.record(.stateUnavailable, detail: "\(error); PAM not run")
             return .failure(.stateUnavailable)
         }
-        let ticket: AttemptTicket
         switch admission {
         case .locked:
             scope.record(.lockedOut)
@@ -319,47 +409,67 @@ public struct LoginService: Sendable {
         case .busy:
             scope.record(.throttled, detail: "guesses for this name or address still running")
             return .failure(.lockedOut)
-        case .admitted(let admitted):
-            ticket = admitted
+        case .admitted(let ticket):
+            return .success(ticket)
         }
-        let rules = policy.rules(for: attempt.user)
-        guard !rules.isEmpty else {
-            if let failure = await finish(ticket, succeeded: false, &scope) { return .failure(failure) }
-            scope.record(.authenticationFailed, detail: "no access rule names this user or their groups; PAM not run")
-            return .failure(.authenticationFailed)
+    }
+
+    /// A step-up rule's service with the secrets beyond the base ones. Missing secrets count as a failed
+    /// guess, told apart from a wrong one only in the audit record.
+    private func stepUp(_ attempt: LoginAttempt, rule: AccessRule, ticket: AttemptTicket, _ scope: inout AuditScope) async -> LoginFailure? {
+        guard let service = rule.pamService else { return nil }
+        return await checkSecrets(attempt, service: service, kinds: rule.stepUpSecrets(base: configuration.pam.secrets), ticket: ticket, &scope,
+                                  what: "step-up for \(rule.displayName) (\(service))")
+    }
+
+    /// One PAM transaction of the attempt: nil when PAM said yes; otherwise the attempt is counted (or, when
+    /// no PAM ran, its slots go back) and its outcome recorded.
+    private func checkSecrets(_ attempt: LoginAttempt, service: String, kinds: [SecretKind], ticket: AttemptTicket, _ scope: inout AuditScope,
+                              what: String? = nil) async -> LoginFailure? {
+        let given = kinds.compactMap { attempt.secrets[$0] }
+        guard given.count == kinds.count else {
+            let missing = kinds.filter { attempt.secrets[$0] == nil }.map(\.rawValue).joined(separator: ", ")
+            return await refuse(ticket, .authenticationFailed, "\(what.map { "\($0): " } ?? "")\(missing) not given; PAM not run", &scope)
         }
-        let request = PAMRequest(service: configuration.pam.service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
+        let request = PAMRequest(service: service, user: attempt.user, remoteHost: attempt.client, tty: attempt.frontEnd == .socket ? "ssh" : "http")
         let started = ContinuousClock.now
-        let outcome = await authenticator.authenticate(request, secrets: attempt.secrets)
+        let outcome = await authenticator.authenticate(request, secrets: given)
         if let unavailable = Self.unavailable(outcome) {
             // Not a guess: no PAM ran (or it was cut off), so the slot goes back without counting. If the
             // state cannot take it back now, the slot lapses on its own.
             try? await state.withdraw(ticket)
             scope.record(unavailable.outcome, detail: outcome.detail)
-            return .failure(unavailable.failure)
+            return unavailable.failure
         }
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
         guard outcome.succeeded else {
-            if let failure = await finish(ticket, succeeded: false, &scope) { return .failure(failure) }
-            scope.record(Self.auditOutcome(outcome), detail: outcome.detail)
-            return .failure(.authenticationFailed)
+            return await refuse(ticket, Self.auditOutcome(outcome), "\(what.map { "\($0): " } ?? "")\(outcome.detail)", &scope)
         }
-        // PAM said yes. A one-time code it accepted must not have been used before, here or on another
-        // replica whose OTP module keeps its own file; a reused code counts as a failed guess.
+        return nil
+    }
+
+    /// PAM said yes. A one-time code it accepted must not have been used before, here or on another replica
+    /// whose OTP module keeps its own file; a reused code counts as a failed guess.
+    private func refuseReusedCode(_ attempt: LoginAttempt, ticket: AttemptTicket, _ scope: inout AuditScope) async -> LoginFailure? {
         let claimed: Bool
         do {
             claimed = try await claimOneTimeCode(of: attempt)
         } catch {
             try? await state.withdraw(ticket)
             scope.record(.stateUnavailable, detail: "\(error); the one-time code could not be checked for reuse")
-            return .failure(.stateUnavailable)
+            return .stateUnavailable
         }
         guard claimed else {
-            if let failure = await finish(ticket, succeeded: false, &scope) { return .failure(failure) }
-            scope.record(.codeReused, detail: "PAM accepted a one-time code already used within pam.otp_validity")
-            return .failure(.authenticationFailed)
+            return await refuse(ticket, .codeReused, "PAM accepted a one-time code already used within pam.otp_validity", &scope)
         }
-        return .success((AuthenticatedUser(name: attempt.user, rules: rules), ticket))
+        return nil
+    }
+
+    /// Counts a failed guess and records why.
+    private func refuse(_ ticket: AttemptTicket, _ outcome: AuditRecord.Outcome, _ detail: String, _ scope: inout AuditScope) async -> LoginFailure {
+        if let failure = await finish(ticket, succeeded: false, &scope) { return failure }
+        scope.record(outcome, detail: detail)
+        return .authenticationFailed
     }
 
     /// Counts the attempt's end; nil once it is counted, or the failure to answer when the state could not
@@ -378,8 +488,8 @@ public struct LoginService: Sendable {
     /// True when the attempt carries no one-time code, or its code is used for the first time. The code is
     /// kept as a keyed digest of user and code, so the stored value does not give the code away.
     private func claimOneTimeCode(of attempt: LoginAttempt) async throws -> Bool {
-        guard let index = configuration.pam.secrets.firstIndex(of: .otp), index < attempt.secrets.count else { return true }
-        let digest = attempt.secrets[index].withUnsafeBytes { deviceTokens.oneTimeCodeDigest(user: attempt.user, code: $0) }
+        guard let code = attempt.secrets[.otp] else { return true }
+        let digest = code.withUnsafeBytes { deviceTokens.oneTimeCodeDigest(user: attempt.user, code: $0) }
         return try await state.claimOneTimeCode(digest: digest, validity: configuration.pam.otpValidity)
     }
 
@@ -412,7 +522,7 @@ public struct LoginService: Sendable {
             return .failure(.auditUnavailable)
         }
         let request = MintRequest(user: attempt.user, roleArn: rule.role, destination: attempt.destination ?? rule.destination,
-                                  region: attempt.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
+                                  region: attempt.region ?? rule.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
         let grant: Grant
         do {
             grant = try await Self.within(configuration.aws.loginTimeout) { [minter] in
@@ -477,7 +587,7 @@ public struct LoginService: Sendable {
 
     /// Records an operator action (or a refused try at one) from the local socket.
     public func auditOperator(uid: UInt32, name: String, requestId: String, outcome: AuditRecord.Outcome, detail: String) async throws {
-        let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+        let attempt = LoginAttempt(user: name, secrets: [:], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
         try await write(attempt, AuditScope.Entry(outcome: outcome, detail: detail))
     }
 
@@ -485,7 +595,7 @@ public struct LoginService: Sendable {
     public func unlock(_ target: String, operatorUID uid: UInt32, requestId: String) async -> UnlockResult {
         let (name, isAdmin) = socketOperator(uid: uid)
         let key: LockoutKey = ClientAddress.isIPAddress(target) ? .address(target) : .user(target)
-        let attempt = LoginAttempt(user: name, secrets: [], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+        let attempt = LoginAttempt(user: name, secrets: [:], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
         guard isAdmin, Self.isAcceptableUserName(target) else {
             try? await write(attempt, AuditScope.Entry(outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group"))
             return .notPermitted

@@ -48,16 +48,10 @@ enum WebPages {
         <input type="hidden" name="csrf" value="\(escape(csrf))">
         <label for="username">User name</label>
         <input id="username" name="username" type="text" autocomplete="username" autocapitalize="none" spellcheck="false" required autofocus value="\(escape(username))">
-        <label for="password">Password</label>
-        <input id="password" name="password" type="password" autocomplete="current-password" required>
 
         """
-        if secrets.contains(.otp) {
-            fields += """
-            <label for="otp">One-time code</label>
-            <input id="otp" name="otp" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*" required>
-
-            """
+        for kind in secrets {
+            fields += secretField(kind, caption: caption(kind), required: true)
         }
         fields += """
         <div class="check">
@@ -70,16 +64,23 @@ enum WebPages {
         return document(title: error == nil ? "AWS console sign-in" : "Sign-in failed — AWS console sign-in", body: fields)
     }
 
-    static func chooseRole(roles: [String], pending: String, csrf: String, logoutFirst: Bool) -> String {
-        let options = roles.enumerated().map { index, role in
-            let name = role.split(separator: "/").last.map(String.init) ?? role
+    /// One radio button per role, by its label; the secrets that step-up roles need follow, marked with the
+    /// roles they are for (required when every role needs them).
+    static func chooseRole(roles: [RoleOffer], pending: String, csrf: String, logoutFirst: Bool) -> String {
+        let options = roles.enumerated().map { index, offer in
+            let note = offer.stepUpSecrets.isEmpty ? "" : "<span class=\"step-up\">needs \(escape(describe(offer.stepUpSecrets)))</span>"
             return """
             <div class="role">
-            <input id="role-\(index)" name="role" type="radio" value="\(escape(role))"\(index == 0 ? " checked" : "")>
-            <label for="role-\(index)"><strong>\(escape(name))</strong><span class="arn">\(escape(role))</span></label>
+            <input id="role-\(index)" name="role" type="radio" value="\(escape(offer.role))"\(index == 0 ? " checked" : "")>
+            <label for="role-\(index)"><strong>\(escape(offer.label))</strong>\(note)<span class="arn">\(escape(offer.role))</span></label>
             </div>
             """
         }.joined(separator: "\n")
+        let stepUpFields = SecretKind.allCases.filter { kind in roles.contains { $0.stepUpSecrets.contains(kind) } }.map { kind in
+            let needing = roles.filter { $0.stepUpSecrets.contains(kind) }
+            return secretField(kind, caption: "\(caption(kind)) (for \(needing.map(\.label).joined(separator: ", ")))",
+                               required: needing.count == roles.count)
+        }.joined()
         return document(title: "Choose a role — AWS console sign-in", body: """
         <form method="post" action="/login/role">
         <input type="hidden" name="csrf" value="\(escape(csrf))">
@@ -89,9 +90,44 @@ enum WebPages {
         <legend>Choose a role</legend>
         \(options)
         </fieldset>
-        <button id="submit" type="submit">Open the console</button>
+        \(stepUpFields)<button id="submit" type="submit">Open the console</button>
         </form>
         """)
+    }
+
+    /// The choice made, and what its role needs too: the same pending token, the role, and those fields.
+    static func stepUp(role: String, label: String, secrets: [SecretKind], pending: String, csrf: String, logoutFirst: Bool) -> String {
+        document(title: "One more step — AWS console sign-in", body: """
+        <p class="lead">\(escape(label)) needs \(escape(describe(secrets))) too.</p>
+        <form method="post" action="/login/role">
+        <input type="hidden" name="csrf" value="\(escape(csrf))">
+        <input type="hidden" name="pending" value="\(escape(pending))">
+        <input type="hidden" name="role" value="\(escape(role))">
+        <input type="hidden" name="logout_first" value="\(logoutFirst ? "true" : "false")">
+        \(secrets.map { secretField($0, caption: caption($0), required: true) }.joined())<button id="submit" type="submit">Open the console</button>
+        </form>
+        """)
+    }
+
+    /// "a one-time code", "your password and a one-time code".
+    static func describe(_ secrets: [SecretKind]) -> String {
+        secrets.map { $0 == .otp ? "a one-time code" : "your password" }.joined(separator: " and ")
+    }
+
+    static func caption(_ kind: SecretKind) -> String {
+        kind == .otp ? "One-time code" : "Password"
+    }
+
+    static func secretField(_ kind: SecretKind, caption: String, required: Bool) -> String {
+        let input = switch kind {
+        case .password: #"type="password" autocomplete="current-password""#
+        case .otp: #"type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]*""#
+        }
+        return """
+        <label for="\(kind.rawValue)">\(escape(caption))</label>
+        <input id="\(kind.rawValue)" name="\(kind.rawValue)" \(input)\(required ? " required" : "")>
+
+        """
     }
 
     static func message(title: String, text: String) -> String {
@@ -122,5 +158,6 @@ enum WebPages {
     .role { display: flex; gap: 0.6rem; align-items: flex-start; padding: 0.6rem 0; border-bottom: 1px solid var(--border); }
     .role label { margin: 0; font-weight: 400; }
     .arn { display: block; color: var(--muted); font-size: 0.85rem; word-break: break-all; }
+    .step-up { display: block; color: var(--accent); font-size: 0.85rem; font-weight: 600; }
     """
 }

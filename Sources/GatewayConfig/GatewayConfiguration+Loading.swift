@@ -41,6 +41,7 @@ extension GatewayConfiguration {
         var pamMap = try top.mapping("pam")
         let pam = try PAMSettings(reading: &pamMap)
         try pamMap.finish()
+        for (index, rule) in access.enumerated() { try rule.check(base: pam.secrets, path: "access[\(index)]") }
         var auditMap = try top.mapping("audit")
         let audit = AuditSettings(file: try auditMap.string("file"), postgres: try auditMap.bool("postgres", default: false))
         try auditMap.finish()
@@ -161,21 +162,22 @@ extension PAMSettings {
     init(reading map: inout ConfigMapping) throws {
         self.init()
         service = try map.string("service") ?? service
-        guard !service.isEmpty, !service.contains("/") else {
-            throw ConfigError(path: map.keyPath("service"), problem: "must be a PAM service name (a file in /etc/pam.d)")
-        }
+        try Self.checkServiceName(service, path: map.keyPath("service"))
         timeout = try map.duration("timeout", default: timeout, range: .seconds(1) ... .seconds(600))
         maxConcurrent = try map.count("max_concurrent", default: maxConcurrent, range: 1...1024)
         queueTimeout = try map.duration("queue_timeout", default: queueTimeout, range: .seconds(1) ... .seconds(300))
         otpValidity = try map.duration("otp_validity", default: otpValidity, range: .seconds(30) ... .seconds(86400))
         let kinds = try map.stringList("secrets")
         if !kinds.isEmpty {
-            secrets = try kinds.enumerated().map { index, raw in
-                guard let kind = SecretKind(rawValue: raw) else {
-                    throw ConfigError(path: "\(map.keyPath("secrets"))[\(index)]", problem: "\"\(raw)\" is not one of: password | otp")
-                }
-                return kind
-            }
+            secrets = try SecretKind.list(kinds, path: map.keyPath("secrets"))
+        }
+    }
+
+    static func checkServiceName(_ service: String, path: String) throws {
+        guard !service.isEmpty, service.utf8.count <= 255, !service.contains("/"), !service.hasPrefix("."),
+              !service.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " })
+        else {
+            throw ConfigError(path: path, problem: "must be a PAM service name (a file in /etc/pam.d)")
         }
     }
 }
@@ -317,10 +319,47 @@ extension AccessRule {
         let groups = try map.stringList("groups")
         let destination = try map.url("destination")
         let sessionDuration = try map.duration("session_duration", range: GatewayConfiguration.sessionDurationRange)
+        let pamService = try map.string("pam_service")
+        if let pamService { try PAMSettings.checkServiceName(pamService, path: map.keyPath("pam_service")) }
+        let secrets = map.isPresent("secrets") ? try SecretKind.list(try map.stringList("secrets"), path: map.keyPath("secrets")) : nil
+        let region = try map.string("region")
+        if let region, Region(region)?.partition != partition {
+            throw ConfigError(path: map.keyPath("region"), problem: "\"\(region)\" is not a region of partition \(partition.rawValue), such as us-east-1")
+        }
+        let label = try map.string("label")
+        if let label, label.isEmpty || label.count > 64 || label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw ConfigError(path: map.keyPath("label"), problem: "must be 1 to 64 printable characters")
+        }
         try map.finish()
         guard !users.isEmpty || !groups.isEmpty else {
             throw ConfigError(path: path, problem: "a rule needs users or groups (or both)")
         }
-        self.init(role: role, users: users, groups: groups, destination: destination, sessionDuration: sessionDuration)
+        self.init(role: role, users: users, groups: groups, destination: destination, sessionDuration: sessionDuration,
+                  pamService: pamService, secrets: secrets, region: region, label: label)
+    }
+
+    /// What only the whole config can tell: the rule's secrets against `pam.secrets`.
+    func check(base: [SecretKind], path: String) throws {
+        guard let secrets else { return }
+        if let missing = base.first(where: { !secrets.contains($0) }) {
+            throw ConfigError(path: "\(path).secrets", problem: "leaves out \(missing.rawValue), which pam.secrets asks of everyone: the base authentication comes first for every role")
+        }
+        if !stepUpSecrets(base: base).isEmpty, pamService == nil {
+            throw ConfigError(path: "\(path).pam_service", problem: "is required: the secrets beyond pam.secrets (\(stepUpSecrets(base: base).map(\.rawValue).joined(separator: ", "))) need a PAM service that checks them, e.g. consolegate-otp with pam_oath")
+        }
+    }
+}
+
+extension SecretKind {
+    static func list(_ raw: [String], path: String) throws -> [SecretKind] {
+        guard !raw.isEmpty else { throw ConfigError(path: path, problem: "must name at least one of: password | otp") }
+        let kinds = try raw.enumerated().map { index, name in
+            guard let kind = SecretKind(rawValue: name) else {
+                throw ConfigError(path: "\(path)[\(index)]", problem: "\"\(name)\" is not one of: password | otp")
+            }
+            return kind
+        }
+        guard Set(kinds).count == kinds.count else { throw ConfigError(path: path, problem: "names a secret twice") }
+        return kinds
     }
 }

@@ -117,12 +117,34 @@ public struct AccessRule: Sendable, Equatable {
     public var groups: [String]
     public var destination: URL?
     public var sessionDuration: Duration?
+    /// Step-up: a PAM service that must also say yes before this role is granted, after the base
+    /// authentication (`pam.service`); it is given only the secrets of `secrets` beyond `pam.secrets`.
+    public var pamService: String?
+    /// Everything a person gives for this role (nil: `pam.secrets`); always includes `pam.secrets`.
+    public var secrets: [SecretKind]?
+    /// The console's region for this role (nil: `aws.region`), unless the request names one.
+    public var region: String?
+    /// What people see for this role: the chooser, `consolegate login`, `/api/v1/roles` (nil: the ARN).
+    public var label: String?
 
-    public init(role: String, users: [String] = [], groups: [String] = [], destination: URL? = nil, sessionDuration: Duration? = nil) {
+    public init(role: String, users: [String] = [], groups: [String] = [], destination: URL? = nil, sessionDuration: Duration? = nil,
+                pamService: String? = nil, secrets: [SecretKind]? = nil, region: String? = nil, label: String? = nil) {
         self.role = role
         self.users = users
         self.groups = groups
         self.destination = destination
         self.sessionDuration = sessionDuration
+        self.pamService = pamService
+        self.secrets = secrets
+        self.region = region
+        self.label = label
+    }
+
+    /// The name people see.
+    public var displayName: String { label ?? role }
+
+    /// The secrets beyond the base ones that this role's step-up service is given, in this rule's order.
+    public func stepUpSecrets(base: [SecretKind]) -> [SecretKind] {
+        (secrets ?? base).filter { !base.contains($0) }
     }
 }

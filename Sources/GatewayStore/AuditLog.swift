@@ -36,6 +36,8 @@ public struct AuditRecord: Sendable, Codable, Equatable {
         case stateUnavailable = "state_unavailable"
         /// PAM accepted a one-time code that had already been used within `pam.otp_validity` (on any replica).
         case codeReused = "code_reused"
+        /// A role that needs a step-up was asked for without its secrets, where they cannot be given (the socket).
+        case stepUpRequired = "step_up_required"
         /// `consolegate revoke`: an operator ended a person's sessions (or everyone's) on one role; the
         /// record's time is the moment before which they end. And a refused try at it over the socket.
         case revoked

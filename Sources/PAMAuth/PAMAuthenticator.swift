@@ -20,12 +20,14 @@ public struct PAMAuthenticator: Sendable {
     let queueTimeout: Duration
     let slots: TransactionSlots
 
-    /// Starts the monitor for `service`; its workers get a minimal environment (`helperEnvironment`).
-    public init(monitorExecutable: String = PAMMonitor.defaultExecutable, service: String, timeout: Duration = defaultTimeout,
+    /// Starts the monitor for `service` (and the `stepUpServices` of access rules); its workers get a minimal
+    /// environment (`helperEnvironment`).
+    public init(monitorExecutable: String = PAMMonitor.defaultExecutable, service: String, stepUpServices: [String] = [], timeout: Duration = defaultTimeout,
                 maxConcurrent: Int = 32, queueTimeout: Duration = .seconds(5),
                 callerEnvironment: [String: String] = ProcessInfo.processInfo.environment) throws {
         Self.ignoreSIGPIPE
-        self.monitor = try PAMMonitor(executable: monitorExecutable, service: service, timeout: timeout, maxConcurrent: maxConcurrent,
+        self.monitor = try PAMMonitor(executable: monitorExecutable, services: [service] + stepUpServices.filter { $0 != service }, timeout: timeout,
+                                      maxConcurrent: maxConcurrent,
                                       environment: Self.helperEnvironment(from: callerEnvironment))
         self.timeout = timeout
         self.maxConcurrent = maxConcurrent

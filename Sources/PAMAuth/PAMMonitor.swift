@@ -34,7 +34,8 @@ public final class PAMMonitor: Sendable {
         return access(beside, X_OK) != 0 && access(libexec, X_OK) == 0 ? libexec : beside
     }
 
-    public init(executable: String = PAMMonitor.defaultExecutable, service: String, timeout: Duration, maxConcurrent: Int,
+    /// `services`: every PAM service a transaction may name (the base one and the access rules' step-ups).
+    public init(executable: String = PAMMonitor.defaultExecutable, services: [String], timeout: Duration, maxConcurrent: Int,
                 environment: [String: String]) throws {
         var pair: [Int32] = [-1, -1]
         guard consolegate_socketpair_cloexec(&pair) == 0 else {
@@ -59,7 +60,7 @@ public final class PAMMonitor: Sendable {
         // Its own process group: the terminal's Ctrl-C is the daemon's to handle, not the monitor's.
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let arguments = [executable, "--service", service, "--timeout", "\(max(1, timeout.components.seconds))", "--max-concurrent", "\(maxConcurrent)"]
+        let arguments = [executable] + services.flatMap { ["--service", $0] } + ["--timeout", "\(max(1, timeout.components.seconds))", "--max-concurrent", "\(maxConcurrent)"]
         var argv = arguments.map { strdup($0) } + [nil]
         var envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

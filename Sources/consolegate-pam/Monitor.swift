@@ -8,10 +8,11 @@ import Glibc
 /// the network, only a control socket from the daemon that carries one descriptor per PAM transaction. For
 /// each it forks a worker, at most `maxConcurrent` at once, and kills a worker's whole process tree at the
 /// deadline. Past the cap a transaction waits a moment (`pendingWait`, in a queue as long as the cap) and is
-/// then answered `busy`. The service, the deadline and the cap are fixed at start. Single-threaded: a poll
+/// then answered `busy`. The services, the deadline and the cap are fixed at start. Single-threaded: a poll
 /// loop over the control socket and a signalfd for SIGCHLD.
 struct Monitor {
-    let service: String
+    /// The base service and the step-up services of the access rules: no other runs.
+    let services: Set<String>
     let timeout: Duration
     let maxConcurrent: Int
     let control: Int32
@@ -23,8 +24,8 @@ struct Monitor {
     /// a transaction that comes in that moment waits rather than be refused.
     static let pendingWait: Duration = .milliseconds(500)
 
-    init(service: String, timeout: Duration, maxConcurrent: Int, control: Int32) {
-        self.service = service
+    init(services: Set<String>, timeout: Duration, maxConcurrent: Int, control: Int32) {
+        self.services = services
         self.timeout = timeout
         self.maxConcurrent = maxConcurrent
         self.control = control
@@ -104,7 +105,7 @@ struct Monitor {
             setpgid(0, 0)
             consolegate_die_with_parent()
             consolegate_become_subreaper()
-            let status = Worker.run(channel: FrameChannel(readFD: STDIN_FILENO, writeFD: STDOUT_FILENO), service: service, deadline: deadline)
+            let status = Worker.run(channel: FrameChannel(readFD: STDIN_FILENO, writeFD: STDOUT_FILENO), services: services, deadline: deadline)
             // _exit: no atexit handlers or library destructors run twice (pam_wrapper's would remove the
             // monitor's own directory).
             _exit(status)

@@ -10,7 +10,7 @@ import Glibc
 /// logged), and PAM never runs for it.
 enum Worker {
     /// The exit status: 0 once a result was sent (whatever it says); anything else is a refusal.
-    static func run(channel: FrameChannel, service: String, deadline: ContinuousClock.Instant) -> Int32 {
+    static func run(channel: FrameChannel, services: Set<String>, deadline: ContinuousClock.Instant) -> Int32 {
         signal(SIGPIPE, SIG_DFL)
         guard let (type, payload) = try? channel.receive(deadline: deadline) else {
             Log.refused("no start frame")
@@ -24,8 +24,8 @@ enum Worker {
             Log.refused("a malformed start frame (\(payload.count) bytes)")
             return 2
         }
-        guard request.service == service else {
-            Log.refused("PAM service \(request.service) asked for; this monitor serves \(service) only")
+        guard services.contains(request.service) else {
+            Log.refused("PAM service \(request.service) asked for; this monitor serves \(services.sorted().joined(separator: ", ")) only")
             return 2
         }
         Transaction.channel = channel

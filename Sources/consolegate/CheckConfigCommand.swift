@@ -24,11 +24,15 @@ struct CheckConfigCommand: AsyncParsableCommand {
         let configuration = try GatewayConfiguration.forCommand(file)
         print("ok: \(file) is a valid config (strategy \(configuration.aws.strategy.rawValue), \(configuration.access.count) access rules)")
         var problems: [String] = []
-        let service = "\(pamDirectory)/\(configuration.pam.service)"
-        if FileManager.default.fileExists(atPath: service) {
-            print("ok: PAM service \(service) exists")
-        } else {
-            problems.append("PAM service \(service) does not exist; install one from pam/")
+        var services = [configuration.pam.service]
+        for stepUp in configuration.access.compactMap(\.pamService) where !services.contains(stepUp) { services.append(stepUp) }
+        for name in services {
+            let service = "\(pamDirectory)/\(name)"
+            if FileManager.default.fileExists(atPath: service) {
+                print("ok: PAM service \(service) exists")
+            } else {
+                problems.append("PAM service \(service) does not exist; install one from pam/")
+            }
         }
         if configuration.audit.file == nil, !configuration.audit.postgres {
             problems.append("neither audit.file nor audit.postgres is set; consolegate serve needs one")

@@ -44,27 +44,23 @@ struct LoginCommand: AsyncParsableCommand {
         guard let terminal = TerminalResponder() else {
             throw CommandFailure("no terminal to ask for your password on", exitCode: .usage)
         }
-        let prompts = ["password": "Password: ", "otp": "One-time code: "]
-        var body = Array("{\"username\":".utf8) + Self.jsonString(Array(userName.utf8))
-        for kind in wanted {
-            guard let secret = terminal.ask(prompts[kind] ?? "\(kind): ", echo: false) else {
-                throw CommandFailure("no \(kind) given", exitCode: .authenticationFailed)
-            }
-            body += Array(",\"\(kind)\":".utf8)
-            secret.withUnsafeBytes { body += Self.jsonString(Array($0)) }
-        }
+        var secrets: [(kind: String, value: SecretBytes)] = []
+        for kind in wanted { secrets.append((kind, try Self.ask(terminal, kind, label: nil))) }
         let devices = DeviceTokenStore(environment: ProcessInfo.processInfo.environment)
-        let fields = [("role", grant.role), ("format", grant.format == .credentialProcess ? grant.requestedFormat : nil), ("logout_first", logoutFirst ? "true" : nil),
-                      ("device_token", devices.token(server: server, user: userName))]
-        for (key, value) in fields {
-            if let value { body += Array(",\"\(key)\":".utf8) + Self.jsonString(Array(value.utf8)) }
+        let deviceToken = devices.token(server: server, user: userName)
+        var role = grant.role
+        if let stepUps = info["step_up_secrets"] as? [String], !stepUps.isEmpty {
+            // Some role needs more (a step-up): ask the gateway which of this person's roles, and by what name.
+            let offers = try await fetch(transport, post(server, "api/v1/roles", Self.body(user: userName, secrets: secrets, fields: [("device_token", deviceToken)])))
+            let offer = (offers["offers"] as? [[String: Any]] ?? []).first { role == nil || $0["role"] as? String == role }
+            role = role ?? offer?["role"] as? String
+            for kind in offer?["step_up_secrets"] as? [String] ?? [] where !secrets.contains(where: { $0.kind == kind }) {
+                secrets.append((kind, try Self.ask(terminal, kind, label: offer?["label"] as? String)))
+            }
         }
-        body += Array("}".utf8)
-        // The request body holds the secrets: wipe it once sent.
-        let request = TransportRequest(method: "POST", url: server.appendingPathComponent("api/v1/login"),
-                                       headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(120))
-        body.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
-        var answer = try await fetch(transport, request)
+        let fields = [("role", role), ("format", grant.format == .credentialProcess ? grant.requestedFormat : nil), ("logout_first", logoutFirst ? "true" : nil),
+                      ("device_token", deviceToken)]
+        var answer = try await fetch(transport, post(server, "api/v1/login", Self.body(user: userName, secrets: secrets, fields: fields)))
         if let token = answer.removeValue(forKey: "device_token") as? String {
             devices.save(token, server: server, user: userName)
         }
@@ -74,6 +70,36 @@ struct LoginCommand: AsyncParsableCommand {
         case .json, .credentialProcess:
             print(OutputFormat.jsonLine(answer))
         }
+    }
+
+    static func ask(_ terminal: TerminalResponder, _ kind: String, label: String?) throws -> SecretBytes {
+        let prompt = ["password": "Password", "otp": "One-time code"][kind] ?? kind
+        guard let secret = terminal.ask("\(prompt)\(label.map { " for \($0)" } ?? ""): ", echo: false) else {
+            throw CommandFailure("no \(kind) given", exitCode: .authenticationFailed)
+        }
+        return secret
+    }
+
+    /// A JSON object with the user, the secrets (as bytes, never a String) and the other fields set.
+    static func body(user: String, secrets: [(kind: String, value: SecretBytes)], fields: [(String, String?)]) -> [UInt8] {
+        var body = Array("{\"username\":".utf8) + jsonString(Array(user.utf8))
+        for (kind, secret) in secrets {
+            body += Array(",\"\(kind)\":".utf8)
+            secret.withUnsafeBytes { body += jsonString(Array($0)) }
+        }
+        for (key, value) in fields {
+            if let value { body += Array(",\"\(key)\":".utf8) + jsonString(Array(value.utf8)) }
+        }
+        return body + Array("}".utf8)
+    }
+
+    /// The request takes the body (it holds the secrets), which is wiped here once it is handed over.
+    private func post(_ server: URL, _ path: String, _ body: [UInt8]) -> TransportRequest {
+        var body = body
+        let request = TransportRequest(method: "POST", url: server.appendingPathComponent(path), headers: [("Content-Type", "application/json")],
+                                       body: body, timeout: .seconds(120))
+        body.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
+        return request
     }
 
     private func fetch(_ transport: AsyncHTTPTransport, _ request: TransportRequest) async throws -> [String: Any] {

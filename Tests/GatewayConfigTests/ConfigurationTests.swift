@@ -50,7 +50,16 @@ import Testing
         #expect(config.access.isEmpty)
     }
 
+    static let stepUpRule = "aws:\n  strategy: assume-role\naccess:\n  - role: arn:aws:iam::123456789012:role/Admin\n    groups: [admins]\n"
     static let refusals: [(String, String)] = [
+        (stepUpRule + "    secrets: [otp]\n    pam_service: consolegate-otp\n",
+         "access[0].secrets: leaves out password, which pam.secrets asks of everyone"),
+        (stepUpRule + "    secrets: [password, otp]\n", "access[0].pam_service: is required: the secrets beyond pam.secrets (otp) need a PAM service"),
+        (stepUpRule + "    secrets: [password, password]\n", "access[0].secrets: names a secret twice"),
+        (stepUpRule + "    secrets: [password, fingerprint]\n", "access[0].secrets[1]: \"fingerprint\" is not one of: password | otp"),
+        (stepUpRule + "    pam_service: ../shadow\n", "access[0].pam_service: must be a PAM service name"),
+        (stepUpRule + "    region: cn-north-1\n", "access[0].region: \"cn-north-1\" is not a region of partition aws"),
+        (stepUpRule + "    label: \"\"\n", "access[0].label: must be 1 to 64 printable characters"),
         ("aws:\n  strategy: assume-role\n  colour: blue\n", "aws.colour: unknown key"),
         ("aws:\n  strategy: assume-role\nextra: 1\n", "extra: unknown key"),
         ("aws:\n  strategy: magic\n", "aws.strategy: \"magic\" is not one of: cognito-developer | cognito-unauthenticated | assume-role | federation-token"),
@@ -85,6 +94,36 @@ import Testing
          "state.postgres.ca_file: is used only with sslmode=verify-full"),
         ("aws:\n  strategy: assume-role\naudit:\n  postgres: true\n", "audit.postgres: needs the database in state.postgres"),
     ]
+
+    /// Per-rule settings fall back to the global ones; a step-up rule names its service and its secrets.
+    @Test func perRuleSettings() throws {
+        let config = try GatewayConfiguration.parse(yaml: """
+        aws:
+          strategy: assume-role
+          region: eu-west-1
+        pam:
+          service: consolegate
+          secrets: [password]
+        access:
+          - role: arn:aws:iam::123456789012:role/ReadOnly
+            groups: [staff]
+          - role: arn:aws:iam::123456789012:role/Admin
+            groups: [admins]
+            label: Administrator
+            pam_service: consolegate-otp
+            secrets: [password, otp]
+            region: us-west-2
+        """)
+        let (plain, admin) = (config.access[0], config.access[1])
+        #expect(plain.pamService == nil && plain.secrets == nil && plain.region == nil && plain.label == nil)
+        #expect(plain.displayName == "arn:aws:iam::123456789012:role/ReadOnly")
+        #expect(plain.stepUpSecrets(base: config.pam.secrets).isEmpty)
+        #expect(admin.pamService == "consolegate-otp")
+        #expect(admin.secrets == [.password, .otp])
+        #expect(admin.stepUpSecrets(base: config.pam.secrets) == [.otp])
+        #expect(admin.region == "us-west-2")
+        #expect(admin.displayName == "Administrator")
+    }
 
     @Test func sharedStateInPostgreSQL() throws {
         let config = try GatewayConfiguration.parse(yaml: """

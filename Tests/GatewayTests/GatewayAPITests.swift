@@ -281,7 +281,7 @@ import Testing
     static let billingRole = H.billing
 
     static func login(_ user: String, _ password: String, role: String? = nil) -> LoginAttempt {
-        LoginAttempt(user: user, secrets: [SecretBytes(copying: Array(password.utf8))], role: role, frontEnd: .api, client: "192.0.2.9", requestId: "req-1")
+        LoginAttempt(user: user, secrets: [.password: SecretBytes(copying: Array(password.utf8))], role: role, frontEnd: .api, client: "192.0.2.9", requestId: "req-1")
     }
 
     @Test func awsFailuresAreBadGatewayOrUnavailable() async throws {

@@ -20,18 +20,26 @@ final class FakeAuthenticator: Authenticating {
     let calls = Mutex(0)
     /// Names PAM ran for, in order.
     let users = Mutex<[String]>([])
+    /// Services PAM ran, in order.
+    let services = Mutex<[String]>([])
+    /// The step-up service's own users: one-time codes instead of passwords.
+    static let stepUpService = "consolegate-otp"
+    let codes: [String: String]
 
-    init(passwords: [String: String], delay: Duration = .zero) {
+    init(passwords: [String: String], codes: [String: String] = [:], delay: Duration = .zero) {
         self.passwords = passwords
+        self.codes = codes
         self.delay = delay
     }
 
     func authenticate(_ request: PAMRequest, secrets: [SecretBytes]) async -> PAMOutcome {
         calls.withLock { $0 += 1 }
         users.withLock { $0.append(request.user) }
+        services.withLock { $0.append(request.service) }
         if delay > .zero { try? await Task.sleep(for: delay) }
         let given = secrets.first.map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
-        let ok = given != nil && passwords[request.user] == given
+        let expected = request.service == Self.stepUpService ? codes[request.user] : passwords[request.user]
+        let ok = given != nil && secrets.count == 1 && expected == given
         return PAMOutcome(verdict: ok ? .success : .authenticationFailed, detail: ok ? "ok" : "authenticate: Authentication failure", messages: [], failDelay: .zero)
     }
 
@@ -46,6 +54,8 @@ final class FakeMinter: URLMinting {
     let delay: Duration
     /// Grants actually minted.
     let mints = Mutex(0)
+    /// What each mint was asked for.
+    let requests = Mutex<[MintRequest]>([])
 
     init(failure: MintingError? = nil, delay: Duration = .zero) {
         self.failure = failure
@@ -56,6 +66,7 @@ final class FakeMinter: URLMinting {
         if delay > .zero { try await Task.sleep(for: delay) }
         if let failure { throw failure }
         mints.withLock { $0 += 1 }
+        requests.withLock { $0.append(request) }
         return MintedURL(url: URL(string: "https://signin.example/federation?Action=login&SigninToken=tok-\(request.user)")!,
                          expiresAt: Date(timeIntervalSince1970: 2_000_000_000), roleArn: request.roleArn, sessionName: SessionName.encode(request.user),
                          principalArn: "arn:aws:sts::123456789012:assumed-role/x/\(request.user)", accessKeyId: "ASIAFAKE\(request.user.uppercased())")
@@ -98,7 +109,7 @@ final class FinishFailingState: GatewayState {
 
 struct FakeDirectory: UserDirectory {
     var groups: [String: [String]]
-    var uids: [UInt32: String] = [0: "root", 1001: "alice", 1002: "ops"]
+    var uids: [UInt32: String] = [0: "root", 1001: "alice", 1002: "ops", 1003: "bob"]
     func groups(of user: String) -> [String]? { groups[user] }
     func userName(uid: UInt32) -> String? { uids[uid] }
 }
@@ -117,12 +128,16 @@ struct GatewayHarness {
 
     init(trustedProxies: [String] = [], failureFloor: Duration = .zero, perUser: Int = 3, perAddress: Int = 3, perUserInFlight: Int = 1,
          perAddressInFlight: Int = 8, minter: FakeMinter = FakeMinter(), pamDelay: Duration = .zero, loginTimeout: Duration = .seconds(15),
-         adminGroup: String? = nil, auditPath: String? = nil, state: ((LockoutSettings) -> any GatewayState)? = nil) {
+         adminGroup: String? = nil, auditPath: String? = nil, state: ((LockoutSettings) -> any GatewayState)? = nil, adminStepUp: Bool = false) {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-gw-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // With `adminStepUp`, the admin role also needs a one-time code, checked by its own PAM service.
+        let admin = adminStepUp
+            ? AccessRule(role: Self.admin, groups: ["admins"], pamService: FakeAuthenticator.stepUpService, secrets: [.password, .otp], label: "Administrator")
+            : AccessRule(role: Self.admin, groups: ["admins"])
         var configuration = GatewayConfiguration(aws: AWSSettings(strategy: .assumeRole, loginTimeout: loginTimeout), access: [
-            AccessRule(role: Self.admin, groups: ["admins"]),
-            AccessRule(role: Self.readOnly, users: ["alice"], groups: ["staff"]),
+            admin,
+            AccessRule(role: Self.readOnly, users: ["alice"], groups: ["staff"], region: "eu-west-1", label: "Read-only"),
             AccessRule(role: Self.billing, groups: ["finance"]),
         ])
         configuration.trustedProxies = trustedProxies
@@ -131,11 +146,12 @@ struct GatewayHarness {
         configuration.adminGroup = adminGroup
         self.configuration = configuration
         self.minter = minter
-        authenticator = FakeAuthenticator(passwords: ["alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "root": "root-pw"], delay: pamDelay)
+        authenticator = FakeAuthenticator(passwords: ["alice": "alice-pw", "bob": "bob-pw", "carol": "carol-pw", "dana": "dana-pw", "root": "root-pw"],
+                                          codes: ["bob": "123456", "dana": "654321"], delay: pamDelay)
         let audit = AuditLog(path: auditPath ?? directory.appendingPathComponent("audit.jsonl").path)
         service = LoginService(
             configuration: configuration, authenticator: authenticator,
-            policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": [], "root": ["root"], "ops": ["wheel"]])),
+            policy: AccessPolicy(configuration: configuration, directory: FakeDirectory(groups: ["bob": ["staff", "admins"], "alice": [], "carol": [], "dana": ["admins"], "root": ["root"], "ops": ["wheel"]])),
             minter: minter, audit: audit, state: state?(configuration.lockout) ?? MemoryState(limits: configuration.lockout),
             deviceTokens: DeviceTokens(keys: [Array("a test key that is at least 32 characters long".utf8)], lifetime: .seconds(3600)),
             logger: Logger(label: "test")

@@ -17,6 +17,11 @@ import TestSupport
         auth    required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
         account required \(PAMFixture.matrix) passdb=\(fixture.passdb.path)
         """)
+        try fixture.service("cgtest-stepup", """
+        auth    required \(PAMFixture.modules)/pam_exec.so /usr/bin/touch \(marker.path)
+        auth    required \(PAMFixture.modules)/pam_permit.so
+        account required \(PAMFixture.modules)/pam_permit.so
+        """)
     }
 
     deinit {
@@ -24,7 +29,7 @@ import TestSupport
     }
 
     func monitor(maxConcurrent: Int = 4) throws -> PAMMonitor {
-        try PAMMonitor(executable: PAMFixture.monitor, service: "cgtest", timeout: .seconds(10), maxConcurrent: maxConcurrent,
+        try PAMMonitor(executable: PAMFixture.monitor, services: ["cgtest", "cgtest-stepup"], timeout: .seconds(10), maxConcurrent: maxConcurrent,
                        environment: PAMAuthenticator.helperEnvironment(from: fixture.callerEnvironment))
     }
 
@@ -44,6 +49,13 @@ import TestSupport
     @Test func theRightServiceRunsPAM() throws {
         let frames = try transaction(try monitor(), [(.start, PAMRequest(service: "cgtest", user: "alice").encoded), (.answer, Array("alice-secret".utf8))])
         #expect(frames == [.prompt, .result])
+        #expect(pamRan)
+    }
+
+    /// An access rule's step-up service is one the monitor was started for: it runs.
+    @Test func aStepUpServiceItWasStartedForRuns() throws {
+        let frames = try transaction(try monitor(), [(.start, PAMRequest(service: "cgtest-stepup", user: "alice").encoded)])
+        #expect(frames == [.result])
         #expect(pamRan)
     }
 

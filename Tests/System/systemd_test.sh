@@ -121,7 +121,7 @@ else
 fi
 listing=$(inside dpkg -L consolegate)
 expected=(/usr/bin/consolegate /usr/libexec/consolegate/consolegate-pam /lib/systemd/system/consolegate.service
-          /etc/pam.d/consolegate /etc/pam.d/consolegate-ldap /etc/pam.d/consolegate-otp /etc/consolegate/config.yaml
+          /etc/pam.d/consolegate /etc/pam.d/consolegate-ldap /etc/pam.d/consolegate-otp /etc/pam.d/consolegate-stepup /etc/consolegate/config.yaml
           /usr/share/doc/consolegate/examples/sshd_config.d/consolegate.conf /usr/share/man/man1/consolegate-url.1.gz
           /usr/share/bash-completion/completions/consolegate /usr/share/zsh/vendor-completions/_consolegate
           /usr/share/fish/vendor_completions.d/consolegate.fish)

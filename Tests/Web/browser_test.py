@@ -203,13 +203,13 @@ class Inputs(HTMLParser):
 
 # --- checks -------------------------------------------------------------------------------------------------
 
-def check_info(r, gw: Gateway, secrets: list[str], logout_first: bool) -> None:
+def check_info(r, gw: Gateway, secrets: list[str], logout_first: bool, step_up: list[str] = ()) -> None:
     import json
     status, headers, body = gw.http("GET", "/api/v1/info")
     r.equal("GET /api/v1/info: 200", status, 200)
     try:
-        r.equal("GET /api/v1/info: secrets and logout_first from the config", json.loads(body),
-                {"secrets": secrets, "logout_first": logout_first})
+        r.equal("GET /api/v1/info: secrets, what a role's step-up may add, and logout_first from the config", json.loads(body),
+                {"secrets": secrets, "step_up_secrets": list(step_up), "logout_first": logout_first})
     except ValueError:
         r.check("GET /api/v1/info: JSON body", False, repr(body[:200]))
 
@@ -513,6 +513,63 @@ def main(r) -> None:
                 console.requests.clear()
                 chain = submit(b, focused, keys=Keys.ENTER)
                 expect_signin(r, "alice (OTP, keyboard)", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
+
+        # ---- per-role policy: the admin role needs a one-time code too, with its own session length and page
+        b.driver.delete_all_cookies()
+        step_up_rules = [Rule(admin, groups=["aws-admins"], label="Administrator", step_up_otp=True, session_duration="1h",
+                              destination="https://console.aws.amazon.com/ec2/home"),
+                         Rule(read_only, groups=["staff"], label="Read-only")]
+        with Gateway([alice, carol], step_up_rules, logout_first=False) as gw:
+            check_step_up(r, b, gw, console, carol, admin)
+
+
+def check_step_up(r, b: Browser, gw: Gateway, console: ConsoleStandIn, carol: User, admin: str) -> None:
+    with r.section("step-up gateway: /api/v1/info"):
+        check_info(r, gw, ["password"], False, step_up=["otp"])
+    with r.section("step-up: the chooser shows labels and asks for the administrator's code"):
+        load(b, gw.url + "/")
+        r.check("step-up: the login page asks for the password only (the base sign-in)",
+                by_id(b, "password") is not None and by_id(b, "otp") is None)
+        fill(b, username=carol.name, password=carol.password)
+        chain = submit(b, need(b, "submit"))
+        r.check("step-up: POST /login answers 200 with the chooser", chain["hops"] and chain["hops"][0]["status"] == 200, describe(chain, b))
+        labels = [x.text for x in b.driver.find_elements("css selector", ".role label strong")]
+        r.equal("step-up: the roles by their labels", labels, ["Administrator", "Read-only"])
+        notes = [x.text for x in b.driver.find_elements("css selector", ".role .step-up")]
+        r.equal("step-up: only the administrator role says it needs a code", notes, ["needs a one-time code"])
+        otp = by_id(b, "otp")
+        r.check("step-up: a one-time code field, labelled for the administrator, not required (the read-only role needs none)",
+                otp is not None and attribute(otp, "required") is None
+                and "Administrator" in (b.driver.find_element("css selector", "label[for=otp]").text or ""))
+        r.check("step-up: every input has its label", not unlabelled_inputs(b), f"{unlabelled_inputs(b)}")
+        b.screenshot(os.path.join(output_dir(), "role-chooser-step-up-desktop.png"))
+
+    with r.section("step-up: the administrator role without its code: a form for it, nothing minted"):
+        mints_before = [e for e in gw.audit_lines() if e.get("outcome") == "minting"]
+        need(b, "role-0").click()
+        chain = submit(b, need(b, "submit"))
+        hops = chain["hops"]
+        r.check("step-up: POST /login/role without the code answers 200 with a form for it",
+                len(hops) == 1 and hops[0]["status"] == 200 and "Administrator needs a one-time code too" in b.driver.page_source,
+                describe(chain, b))
+        otp = by_id(b, "otp")
+        r.check("step-up: the code field is required and labelled", otp is not None and attribute(otp, "required") is not None
+                and not unlabelled_inputs(b))
+        r.equal("step-up: no minting line was written", [e for e in gw.audit_lines() if e.get("outcome") == "minting"], mints_before)
+
+    with r.section("step-up: the code given, the console opens with the role's own settings"):
+        fill(b, otp=gw.otp(carol.name))
+        console.requests.clear()
+        chain = submit(b, need(b, "submit"))
+        expect_signin(r, "carol (administrator, step-up)", b, chain, gw, console, assumed_role_arn(admin, "carol"), first_path="/login/role")
+        hops = chain["hops"]
+        if len(hops) >= 3:
+            r.equal("step-up: the federation stand-in got the rule's SessionDuration (1h)",
+                    header(hops[1]["headers"], "X-Standin-Session-Duration"), "3600")
+            r.equal("step-up: and its Destination (the EC2 console)", urlsplit(header(hops[1]["headers"], "Location") or "").path, "/ec2/home")
+        entry = audit_entry(gw, "carol")
+        r.check("step-up: audit line outcome=success with the administrator role", entry.get("outcome") == "success" and entry.get("role") == admin,
+                f"{entry}")
 
 
 if __name__ == "__main__":

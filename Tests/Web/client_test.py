@@ -288,8 +288,56 @@ def main(r) -> None:
                 r.equal("consolegate login with its device token: exit code 0", term.status, 0)
                 r.equal("...and a URL", len(url_lines(term.transcript)), 1)
                 shutil.rmtree(device_home, ignore_errors=True)
+
+        # Per-role policy: the administrator role needs a one-time code on top of the password (its own PAM
+        # service, pam_oath), a shorter session and its own console page; the read-only role the password.
+        dave = User("dave", "dave-cli-pw", groups=["staff", "aws-admins"])
+        step_up_rules = [Rule(read_only, groups=["staff"], label="Read-only"),
+                         Rule(admin, groups=["aws-admins"], label="Administrator", step_up_otp=True, session_duration="1h",
+                              destination="https://console.aws.amazon.com/ec2/home")]
+        with Gateway([dave], step_up_rules) as gw:
+            check_step_up(r, gw, dave, read_only, admin, home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def check_step_up(r, gw: Gateway, dave: User, read_only: str, admin: str, home: str) -> None:
+    federation = gw.standins["federation_url"]
+
+    def minting_lines() -> list:
+        return [e for e in gw.audit_lines() if e.get("outcome") == "minting"]
+
+    with r.section("step-up over the API: the administrator role takes the password and the code"):
+        status, _ = gw.api_login(username=dave.name, password=dave.password, role=admin)
+        r.equal("API, administrator, password only: 401", status, 401)
+        r.equal("API, password only: nothing minted (no minting line)", minting_lines(), [])
+        status, _ = gw.api_login(username=dave.name, password=dave.password, otp="000000", role=admin)
+        r.equal("API, administrator, a wrong code: 401", status, 401)
+        status, answer = gw.api_login(username=dave.name, password=dave.password, otp=gw.otp(dave.name), role=admin)
+        r.equal("API, administrator, password and code: 200", status, 200)
+        url = (answer or {}).get("url", "")
+        status, headers = follow_signin_url(url)
+        r.equal("API, administrator: signed in as", headers.get("X-Standin-Principal"), assumed_role_arn(admin, dave.name))
+        r.equal("API, administrator: the federation stand-in got the rule's SessionDuration", headers.get("X-Standin-Session-Duration"), "3600")
+        r.equal("API, administrator: and its Destination", urlsplit(headers.get("Location", "")).path, "/ec2/home")
+        status, answer = gw.api_login(username=dave.name, password=dave.password, role=read_only)
+        r.check("API, read-only, password only: 200 with a URL", status == 200 and bool((answer or {}).get("url")), f"{status} {answer}")
+
+    with r.section("step-up in consolegate login: the code is asked for by the role's label"):
+        code = gw.otp(dave.name)
+        term = Terminal.converse(gw.binary, ["login", "--server", gw.url, "--user", dave.name, "--role", admin], base_environment(home),
+                                 [("Password: ", dave.password), ("One-time code for Administrator: ", code)])
+        r.equal("login --role administrator: exit code 0", term.status, 0)
+        r.check("login --role administrator: neither the password nor the code is echoed",
+                dave.password not in term.transcript and code not in term.transcript)
+        urls = url_lines(term.transcript)
+        r.equal("login --role administrator: one URL line", len(urls), 1)
+        if urls:
+            check_signin_url(r, "login --role administrator", urls[0], federation, assumed_role_arn(admin, dave.name))
+        term = Terminal.converse(gw.binary, ["login", "--server", gw.url, "--user", dave.name, "--role", read_only], base_environment(home),
+                                 [("Password: ", dave.password)])
+        r.equal("login --role read-only: exit code 0", term.status, 0)
+        r.check("login --role read-only: no one-time code prompt", "One-time code" not in term.transcript, term.transcript)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ DEFAULT_BINARY = os.path.join(ROOT, ".build", "debug", "consolegate")
 MULTIARCH = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True, check=True).stdout.strip()
 PAM_MATRIX = f"/usr/lib/{MULTIARCH}/pam_wrapper/pam_matrix.so"
 PAM_OATH = f"/lib/{MULTIARCH}/security/pam_oath.so"
+PAM_PERMIT = f"/lib/{MULTIARCH}/security/pam_permit.so"
 SYSTEM_PAM_DIRECTORY = "/etc/pam.d"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -135,6 +136,15 @@ class Rule:
     role: str
     users: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    label: str | None = None
+    # A step-up: a one-time code on top of pam.secrets, checked by a service of its own (pam_oath alone), e.g.
+    # step_up_otp=True. The fixture writes that service and sets the rule's pam_service and secrets.
+    step_up_otp: bool = False
+    session_duration: str | None = None
+    destination: str | None = None
+    region: str | None = None
+
+    STEP_UP_SERVICE = "consolegate-stepup"
 
 
 class SystemAccounts:
@@ -270,13 +280,16 @@ class Gateway:
             password_check = account_check = f"{PAM_MATRIX} passdb={passdb}"
         stack = [f"auth {'requisite' if 'otp' in self.secrets else 'required'} {password_check}"]
         if "otp" in self.secrets:
-            # pam_oath records every used code in the usersfile, so the file and its directory must be writable.
-            os.makedirs(os.path.join(d, "oath"))
-            usersfile = os.path.join(d, "oath", "users.oath")
-            with open(usersfile, "w") as f:
-                f.writelines(f"HOTP/T30/6 {u.name} - {u.otp_secret}\n" for u in self.users.values())
-            stack.append(f"auth required {PAM_OATH} usersfile={usersfile} window={OTP_WINDOW} digits=6")
+            stack.append(f"auth required {PAM_OATH} usersfile={self._oath_usersfile()} window={OTP_WINDOW} digits=6")
         stack.append(f"account required {account_check}")
+        if any(rule.step_up_otp for rule in self.access):
+            # The step-up service gets only the code; the base service has checked the password.
+            usersfile = self._oath_usersfile()
+            # As the shipped pam/consolegate-stepup: the base service has checked the account.
+            step_up = f"auth required {PAM_OATH} usersfile={usersfile} window={OTP_WINDOW} digits=6\naccount required {PAM_PERMIT}\n"
+            if self.system_pam:
+                raise SetupError("step-up rules are written for pam_wrapper stacks only")
+            self._write(os.path.join("services", Rule.STEP_UP_SERVICE), step_up)
         if self.system_pam:
             with open(self._system_service_path(), "w") as f:
                 f.write("\n".join(stack) + "\n")
@@ -321,6 +334,11 @@ class Gateway:
                 config.append(f"    users: [{', '.join(rule.users)}]")
             if rule.groups:
                 config.append(f"    groups: [{', '.join(rule.groups)}]")
+            if rule.step_up_otp:
+                config += [f"    pam_service: {Rule.STEP_UP_SERVICE}", f"    secrets: [{', '.join(self.secrets + ('otp',))}]"]
+            config += [f"    {key}: {json.dumps(value)}" for key, value in
+                       (("label", rule.label), ("session_duration", rule.session_duration), ("destination", rule.destination),
+                        ("region", rule.region)) if value is not None]
         config += [
             "listen:",
             f"  http: {self.host}:0",  # the daemon says which port it got: no race for a "free" port
@@ -349,6 +367,16 @@ class Gateway:
             config += ["state:", "  backend: postgres", "  postgres:", f"    url: {pg['url']}"]
             config += [f"    {key}: {pg[key]}" for key in ("password_file", "timeout") if pg.get(key)]
         return self._write("consolegate.yaml", "\n".join(config) + "\n")
+
+    def _oath_usersfile(self) -> str:
+        """The users' TOTP secrets for pam_oath, written once. pam_oath records every used code in it, so the
+        file and its directory must be writable."""
+        usersfile = os.path.join(self.directory, "oath", "users.oath")
+        if not os.path.exists(usersfile):
+            os.makedirs(os.path.dirname(usersfile), exist_ok=True)
+            with open(usersfile, "w") as f:
+                f.writelines(f"HOTP/T30/6 {u.name} - {u.otp_secret}\n" for u in self.users.values())
+        return usersfile
 
     def _system_service_path(self) -> str:
         return os.path.join(SYSTEM_PAM_DIRECTORY, self.service)
