@@ -15,7 +15,8 @@ import boto3
 
 ACCOUNT_ID = "123456789012"
 DEVELOPER_PROVIDER = "login.consolegate.test"
-ROLES = {"ConsoleReadOnly": "ec2:Describe*", "ConsoleAdmin": "*", "ConsoleBilling": "aws-portal:View*"}
+# ConsoleRevocations is never signed in to: the revocation tests fill its inline policy to the limit.
+ROLES = {"ConsoleReadOnly": "ec2:Describe*", "ConsoleAdmin": "*", "ConsoleBilling": "aws-portal:View*", "ConsoleRevocations": "ec2:Describe*"}
 
 
 def client(service, url):

@@ -94,6 +94,54 @@ import Testing
         }
     }
 
+    /// 500 revocations of different people on one role in moto, one every two minutes of a made-up clock:
+    /// the stored policy stays within the budget, and the latest person is always denied.
+    @Test func fiveHundredRevocationsInIAMStayWithinTheLimit() async throws {
+        // A role of its own: the policy ends up denying everyone's older sessions, which would blur the
+        // other tests' checks of who is denied.
+        let role = try #require(standIns.roles["ConsoleRevocations"])
+        let revoker = SessionRevoker(iam: iam(standIns.motoURL))
+        let roleId = try await iam(standIns.motoURL).roleId(roleName: "ConsoleRevocations")
+        let start = Date()
+        var largest = 0
+        for index in 0..<500 {
+            let now = start.addingTimeInterval(Double(index) * 120)
+            let outcome = try await revoker.revoke(roleArn: role, sessionNames: ["\(tag)-u\(index)"], now: now)
+            largest = max(largest, outcome.size)
+            if index % 50 == 49 {
+                let policy = try await stored("ConsoleRevocations")
+                #expect(policy.denies(userIds: ["\(roleId):\(tag)-u\(index)"], issuedBefore: now))
+            }
+        }
+        #expect(largest <= RevocationPolicy.sizeBudget)
+        #expect(try await stored("ConsoleRevocations").size <= RevocationPolicy.sizeBudget)
+    }
+
+    /// The command's exits for IAM's refusals: 3 with the code named.
+    @Test func theCommandExitsClearlyOnIAMRefusals() async throws {
+        for (status, code) in [(403, "AccessDenied"), (400, "Throttling")] {
+            let server = try await TestHTTPServer { _ in
+                .respond(status: status, headers: [("Content-Type", "text/xml")], body: """
+                    <ErrorResponse><Error><Type>Sender</Type><Code>\(code)</Code><Message>refused by the test</Message></Error></ErrorResponse>
+                    """)
+            }
+            defer { Task { await server.shutdown() } }
+            let config = try ConsoleGateProcess.writeConfig("""
+                aws:
+                  region: us-east-1
+                  strategy: assume-role
+                audit:
+                  file: /nonexistent-consolegate-audit/audit.jsonl
+                """)
+            var environment = standIns.brokerEnvironment
+            environment["AWS_ENDPOINT_URL_IAM"] = server.url.absoluteString
+            let result = try await ConsoleGateProcess.run(["revoke", "--config", config, "--user", "x1", "--role", "arn:aws:iam::123456789012:role/X"],
+                                                          environment: environment)
+            #expect(result.status == 3, "\(result.stderr)")
+            #expect(result.stderr.contains(code))
+        }
+    }
+
     /// The command: roles from the audit trail, a revoked line per role, and clear exits for what it cannot do.
     @Test func theCommandRevokesTheRolesOfTheTrailAndAuditsIt() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("consolegate-revoke-\(UUID().uuidString)")
