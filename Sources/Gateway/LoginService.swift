@@ -230,7 +230,8 @@ public struct LoginService: Sendable {
         attempt.user = choice.user
         let user = AuthenticatedUser(name: choice.user, rules: policy.rules(for: choice.user))
         return await audited(attempt) { scope in
-            if let rule = user.rules.first(where: { $0.role == attempt.role }), rule.pamService != nil {
+            // The rule the grant will use (the role picked, or else the first), as for every other login.
+            if let rule = StepUpChoice.grantRequested(attempt.role).rule(among: user.rules) {
                 if let failure = await passStepUp(attempt, rule: rule, &scope) { return .failure(failure) }
             }
             return await grantRole(to: user, attempt, &scope)

@@ -81,6 +81,20 @@ import Testing
         #expect(harness.minter.mints.withLock { $0 } == 1)
     }
 
+    /// A second step that names no role gets the first role, as any grant does, and so its step-up too.
+    @Test func aChoiceWithoutARoleStillStepsUp() async throws {
+        let harness = H(perUser: 10, perAddress: 100, adminStepUp: true)
+        let csrf = RandomToken.make()
+        guard case .success(.chooseRole(let token, _)) = await harness.service.webLogin(Self.attempt("bob", password: "bob-pw", frontEnd: .web), csrf: csrf) else {
+            Issue.record("no role choice")
+            return
+        }
+        var pick = Self.attempt("", password: "", frontEnd: .web)
+        pick.secrets = [:]
+        #expect(await harness.service.chosenRole(token: token, csrf: csrf, pick).failure == .authenticationFailed)
+        #expect(harness.minter.mints.withLock { $0 } == 0)
+    }
+
     /// Someone whose only role needs a step-up still sees the chooser, to give the code.
     @Test func aLoneStepUpRoleIsChosenWithItsCode() async throws {
         let harness = H(perUser: 10, perAddress: 100, adminStepUp: true)
