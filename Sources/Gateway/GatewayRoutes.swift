@@ -258,7 +258,7 @@ public struct GatewayRoutes: Sendable {
             case (nil, true) where role != nil: whom = .everyone
             default: return JSONAnswer.error(.badRequest, "name a user, or a role with all")
             }
-            if let role, !(role.hasPrefix("arn:") && role.contains(":role/")) {
+            if let role, !SessionRevoker.isRoleArn(role) {
                 return JSONAnswer.error(.badRequest, "role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
             }
             let (name, permitted) = service.socketOperator(uid: uid)

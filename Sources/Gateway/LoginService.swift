@@ -596,19 +596,21 @@ public struct LoginService: Sendable {
     public func unlock(_ target: String, operatorUID uid: UInt32, requestId: String) async -> UnlockResult {
         let (name, isAdmin) = socketOperator(uid: uid)
         let key: LockoutKey = ClientAddress.isIPAddress(target) ? .address(target) : .user(target)
-        let attempt = LoginAttempt(user: name, secrets: [:], frontEnd: .socket, client: "uid:\(uid)", requestId: requestId)
+        func audit(_ outcome: AuditRecord.Outcome, _ detail: String) async {
+            try? await auditOperator(uid: uid, name: name, requestId: requestId, outcome: outcome, detail: detail)
+        }
         guard isAdmin, Self.isAcceptableUserName(target) else {
-            try? await write(attempt, AuditScope.Entry(outcome: .unlockRefused, detail: "unlock \(key) refused: not root or in admin_group"))
+            await audit(.unlockRefused, "unlock \(key) refused: not root or in admin_group")
             return .notPermitted
         }
         let unlocked: Bool
         do {
             unlocked = try await state.unlock(key)
         } catch {
-            try? await write(attempt, AuditScope.Entry(outcome: .stateUnavailable, detail: "unlock \(key): \(error)"))
+            await audit(.stateUnavailable, "unlock \(key): \(error)")
             return .stateUnavailable
         }
-        try? await write(attempt, AuditScope.Entry(outcome: .unlocked, detail: unlocked ? "unlocked \(key)" : "\(key) was not locked"))
+        await audit(.unlocked, unlocked ? "unlocked \(key)" : "\(key) was not locked")
         return unlocked ? .unlocked(key) : .nothingToUnlock(key)
     }
 

@@ -45,6 +45,11 @@ public struct SessionRevoker: Sendable {
         throw RevocationPolicy.PolicyProblem(description: "the inline policy \(RevocationPolicy.name) of \(roleName) kept changing under this revocation (other operators at work?); run it again")
     }
 
+    /// What `revoke` takes as a role: an IAM role ARN (the policy goes on the role it names).
+    public static func isRoleArn(_ role: String) -> Bool {
+        role.hasPrefix("arn:") && role.contains(":role/")
+    }
+
     /// `arn:aws:iam::123456789012:role/path/Name` → `Name`: IAM's RoleName carries no path. A bare name passes.
     public static func roleName(fromArn arn: String) -> String {
         guard arn.hasPrefix("arn:"), let resource = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false).last else { return arn }

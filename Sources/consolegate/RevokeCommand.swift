@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import GatewayConfig
 import GatewayStore
 import Minting
@@ -44,20 +45,12 @@ struct RevokeCommand: AsyncParsableCommand {
         case (nil, true) where role.isEmpty: throw ValidationError("--all needs --role")
         default: break
         }
-        if let user, !Self.isLoginName(user) {
+        if let user, !LoginService.isAcceptableUserName(user) {
             throw ValidationError("--user takes a login name")
         }
-        if let bad = role.first(where: { !Self.isRoleArn($0) }) {
+        if let bad = role.first(where: { !SessionRevoker.isRoleArn($0) }) {
             throw ValidationError("--role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME), not \(bad)")
         }
-    }
-
-    static func isLoginName(_ user: String) -> Bool {
-        !user.isEmpty && user.utf8.count <= 256 && !user.unicodeScalars.contains { $0.properties.generalCategory == .control }
-    }
-
-    static func isRoleArn(_ role: String) -> Bool {
-        role.hasPrefix("arn:") && role.contains(":role/")
     }
 
     var whom: Revocations.Whom { user.map(Revocations.Whom.user) ?? .everyone }

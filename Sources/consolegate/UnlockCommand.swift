@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import Minting
 
 /// `consolegate unlock USER|ADDRESS`: for operators, through the local socket. The daemon checks who asks
@@ -17,7 +18,8 @@ struct UnlockCommand: AsyncParsableCommand {
     @OptionGroup var daemon: SocketOption
 
     func validate() throws {
-        guard !target.isEmpty, target.utf8.count <= 256, !target.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        // Names and addresses alike: what the daemon would accept as a user name.
+        guard LoginService.isAcceptableUserName(target) else {
             throw ValidationError("give a user name or an address")
         }
     }
