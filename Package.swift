@@ -110,7 +110,7 @@ let package = Package(
             ]
         ),
         // Ends people's sessions on managed roles: the ConsoleGateRevocations policy and IAM.
-        .target(name: "Revocation", dependencies: ["Minting", "GatewayStore", "GatewayConfig"]),
+        .target(name: "Revocation", dependencies: ["Minting", "GatewayStore"]),
         // Shared by the test targets: the stand-ins' coordinates, the built binary, a scripted HTTP server.
         .target(
             name: "TestSupport",

@@ -64,7 +64,9 @@ public enum GatewayServer {
         } catch {
             throw GatewayStartupError(description: "\(error)")
         }
-        let minter = try ConsoleMinter(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
+        // One broker for minting and revoking: one credential cache, one transport.
+        let broker = try Broker(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
+        let minter = try ConsoleMinter(configuration: configuration.aws, broker: broker)
         let authenticator: PAMAuthenticator
         do {
             authenticator = try PAMAuthenticator(service: configuration.pam.service, stepUpServices: configuration.access.compactMap(\.pamService),
@@ -81,7 +83,7 @@ public enum GatewayServer {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         LoginService.registerMetrics()
         let routes = GatewayRoutes(service: service, configuration: configuration,
-                                   revocations: try revocations(configuration, shared: shared, audit: audit, environment: environment))
+                                   revocations: revocations(configuration, broker: broker, shared: shared, audit: audit))
 
         let listen = configuration.listen
         let gate = ConnectionGate()
@@ -147,25 +149,15 @@ public enum GatewayServer {
 }
 
 extension GatewayServer {
-    /// The login listener: plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set
-    /// (TLS 1.2 and later); either way behind the connection limits.
     /// What `consolegate revoke --through-daemon` uses: IAM with the broker's credentials, the trail read back
     /// from PostgreSQL (with `audit.postgres`) or the file, and the daemon's own audit trail.
-    static func revocations(_ configuration: GatewayConfiguration, shared: SharedState, audit: any AuditSink,
-                            environment: [String: String]) throws -> Revocations? {
-        guard configuration.aws.strategy != .federationToken else { return nil }
-        let reader: any AuditReader
-        if configuration.audit.postgres, let store = shared.store {
-            reader = PostgresAudit(store: store)
-        } else if let file = configuration.audit.file {
-            reader = AuditFileReader(path: file)
-        } else {
-            return nil
-        }
-        let revoker = try SessionRevoker(configuration: configuration.aws, environment: environment, transport: AsyncHTTPTransport(environment: environment))
-        return Revocations(revoker: revoker, reader: reader, audit: audit)
+    static func revocations(_ configuration: GatewayConfiguration, broker: Broker, shared: SharedState, audit: any AuditSink) -> Revocations? {
+        guard configuration.aws.strategy != .federationToken, let reader = configuration.audit.reader(database: shared.store) else { return nil }
+        return Revocations(revoker: SessionRevoker(broker: broker), reader: reader, audit: audit)
     }
 
+    /// The login listener: plain HTTP/1.1, or HTTPS when `listen.tls_certificate` and `listen.tls_key` are set
+    /// (TLS 1.2 and later); either way behind the connection limits.
     public static func apiServer(_ configuration: GatewayConfiguration, gate: ConnectionGate) throws -> HTTPServerBuilder {
         let listen = configuration.listen
         let limiter = ConnectionLimiter(limits: .init(listen, perAddress: listen.maxConnectionsPerAddress), exemptAddresses: Set(configuration.trustedProxies))

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayConfig
 
 /// Somewhere audit records are kept for good: `record` returns only once the record is durable (on disk,
 /// or committed), and throws otherwise, so that the caller can fail closed.
@@ -47,6 +48,15 @@ public struct AuditTrail: AuditSink {
 public protocol AuditReader: Sendable {
     /// The newest `query.limit` matching records, oldest first.
     func records(_ query: AuditQuery) async throws -> [AuditRecord]
+}
+
+extension AuditSettings {
+    /// Where this trail is read back: PostgreSQL with `postgres` (through `database`), else the file; nil
+    /// when neither is there.
+    public func reader(database: PostgresStore?) -> (any AuditReader)? {
+        if postgres, let database { return PostgresAudit(store: database) }
+        return file.map(AuditFileReader.init(path:))
+    }
 }
 
 public struct AuditFileReader: AuditReader {

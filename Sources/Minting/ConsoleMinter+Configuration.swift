@@ -1,12 +1,33 @@
 import Foundation
 import GatewayConfig
 
+/// How the gateway reaches AWS for a configuration: the endpoints, the transport and retries, and the
+/// broker's credentials, found as the SDKs find them and cached. One per process, shared by whatever calls AWS.
+public struct Broker: Sendable {
+    public let endpoints: Endpoints
+    public let credentials: CachingCredentialProvider
+    public let transport: any HTTPTransport
+    public let retry: RetryPolicy
+    public let timeout: Duration
+
+    public init(configuration aws: AWSSettings, environment: [String: String], transport: any HTTPTransport, retry: RetryPolicy = RetryPolicy()) throws {
+        endpoints = try Endpoints(partition: aws.partition, region: aws.region, signinOverride: aws.signinEndpoint, environment: environment)
+        timeout = aws.requestTimeout
+        credentials = CachingCredentialProvider(source: CredentialChain.standard(environment: environment, region: aws.region, endpoints: endpoints,
+                                                                                 transport: transport, retry: retry, timeout: timeout))
+        self.transport = transport
+        self.retry = retry
+    }
+}
+
 extension ConsoleMinter {
     /// Wires the clients, the broker credential chain and the strategy the configuration asks for.
     public init(configuration aws: AWSSettings, environment: [String: String], transport: any HTTPTransport, retry: RetryPolicy = RetryPolicy()) throws {
-        let endpoints = try Endpoints(partition: aws.partition, region: aws.region, signinOverride: aws.signinEndpoint, environment: environment)
-        let timeout = aws.requestTimeout
-        let broker = CachingCredentialProvider(source: CredentialChain.standard(environment: environment, region: aws.region, endpoints: endpoints, transport: transport, retry: retry, timeout: timeout))
+        try self.init(configuration: aws, broker: Broker(configuration: aws, environment: environment, transport: transport, retry: retry))
+    }
+
+    public init(configuration aws: AWSSettings, broker access: Broker) throws {
+        let (endpoints, transport, retry, timeout, broker) = (access.endpoints, access.transport, access.retry, access.timeout, access.credentials)
         let sts = STSClient(endpoint: endpoints.sts, region: aws.region, transport: transport, retry: retry, timeout: timeout, credentials: broker)
         let strategy: any MintingStrategy
         switch aws.strategy {

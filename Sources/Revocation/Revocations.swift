@@ -1,5 +1,4 @@
 import Foundation
-import GatewayConfig
 import GatewayStore
 import Minting
 
@@ -79,13 +78,9 @@ public struct Revocations: Sendable {
 }
 
 extension SessionRevoker {
-    /// IAM at the partition's endpoint (or `AWS_ENDPOINT_URL_IAM`), signed with the broker's credentials
-    /// found as the SDKs find them.
-    public init(configuration aws: AWSSettings, environment: [String: String], transport: any HTTPTransport) throws {
-        let endpoints = try Endpoints(partition: aws.partition, region: aws.region, environment: environment)
-        let broker = CachingCredentialProvider(source: CredentialChain.standard(
-            environment: environment, region: aws.region, endpoints: endpoints, transport: transport, retry: RetryPolicy(), timeout: aws.requestTimeout))
-        self.init(iam: IAMClient(endpoint: endpoints.iam, signingRegion: aws.partition.iamSigningRegion, transport: transport,
-                                 retry: RetryPolicy(), timeout: aws.requestTimeout, credentials: broker))
+    /// IAM at the partition's endpoint (or `AWS_ENDPOINT_URL_IAM`), signed with the broker's credentials.
+    public init(broker: Broker) {
+        self.init(iam: IAMClient(endpoint: broker.endpoints.iam, signingRegion: broker.endpoints.partition.iamSigningRegion, transport: broker.transport,
+                                 retry: broker.retry, timeout: broker.timeout, credentials: broker.credentials))
     }
 }

@@ -104,12 +104,11 @@ struct AuditTrailAccess {
     /// pass through; a trail that is not configured is a usage failure.
     func withTrail<T: Sendable>(_ body: @escaping @Sendable (any AuditReader, any AuditSink) async throws -> T) async throws -> T {
         let file = try configuration.audit.file.map { AuditLog(path: $0, owner: try ServiceAccount.toBecome(configuration.serviceUser, configFile: nil)) }
-        let fileReader = configuration.audit.file.map(AuditFileReader.init(path:))
         guard configuration.audit.postgres, let settings = configuration.state.postgres else {
-            guard let file, let fileReader else {
+            guard let file, let reader = configuration.audit.reader(database: nil) else {
                 throw CommandFailure("config: neither audit.file nor audit.postgres is set; there is no trail", exitCode: .usage)
             }
-            return try await body(fileReader, file)
+            return try await body(reader, file)
         }
         let store = try PostgresStore(settings: settings, environment: ProcessInfo.processInfo.environment, logger: .quiet)
         return try await store.whileRunning { store in

@@ -62,8 +62,8 @@ struct RevokeCommand: AsyncParsableCommand {
         }
         let configuration = try configFile.load()
         try Self.refuseFederationTokens(configuration, user: user)
-        let revoker = try SessionRevoker(configuration: configuration.aws, environment: ProcessInfo.processInfo.environment,
-                                         transport: AsyncHTTPTransport())
+        let revoker = SessionRevoker(broker: try Broker(configuration: configuration.aws, environment: ProcessInfo.processInfo.environment,
+                                                        transport: AsyncHTTPTransport()))
         let person = Revocations.Operator(name: ProcessInfo.processInfo.userName, client: "uid:\(getuid())", frontEnd: "cli")
         let (whom, roles) = (whom, role)
         let revoked: [Revocations.Revoked]
