@@ -49,18 +49,21 @@ public struct Revocations: Sendable {
 
     public func revoke(_ whom: Whom, roles named: [String], by person: Operator, now: @Sendable () -> Date = Date.init) async throws -> [Revoked] {
         let roles = try await rolesToRevoke(whom, named: named, since: now().addingTimeInterval(-RevocationPolicy.longestSession))
+        // Whose sessions, as the policy names them, as people read it, and as the record's user.
+        let (sessionNames, whose, recordedUser): ([String]?, String, String) = switch whom {
+        case .user(let user): ([SessionName.encode(user)], user, user)
+        case .everyone: (nil, "everyone", "*")
+        }
         var done: [Revoked] = []
         for role in roles {
-            let sessionNames: [String]? = if case .user(let user) = whom { [SessionName.encode(user)] } else { nil }
             let outcome = try await revoker.revoke(roleArn: role, sessionNames: sessionNames, now: now())
-            let whose = if case .user(let user) = whom { user } else { "everyone" }
             let detail = "revoked by \(person.name) (\(person.client)): sessions of \(whose) issued before \(AuditTime.format(outcome.before))"
                 + (outcome.collapsedToEveryone ? "; to stay within IAM's size limit every session of the role issued before then is ended" : "")
             // The record's time is the moment before which sessions end; its session name is the one ended,
             // none when all of the role's are (as `consolegate sessions` reads it).
             let sessionName = outcome.collapsedToEveryone ? nil : sessionNames?.first
             try await audit.record(AuditRecord(time: AuditTime.format(outcome.before), requestId: UUID().uuidString.lowercased(), frontEnd: person.frontEnd,
-                                               user: whose == "everyone" ? "*" : whose, client: person.client, outcome: .revoked, role: role,
+                                               user: recordedUser, client: person.client, outcome: .revoked, role: role,
                                                sessionName: sessionName, detail: detail))
             done.append(Revoked(role: role, outcome: outcome, detail: detail))
         }
