@@ -51,7 +51,7 @@ struct LoginCommand: AsyncParsableCommand {
         var role = grant.role
         if let stepUps = info["step_up_secrets"] as? [String], !stepUps.isEmpty {
             // Some role needs more (a step-up): ask the gateway which of this person's roles, and by what name.
-            let offers = try await fetch(transport, post(server, "api/v1/roles", Self.body(user: userName, secrets: secrets, fields: [("device_token", deviceToken)])))
+            let offers = try await postSecrets(transport, server, "api/v1/roles", user: userName, secrets: secrets, fields: [("device_token", deviceToken)])
             let offer = (offers["offers"] as? [[String: Any]] ?? []).first { role == nil || $0["role"] as? String == role }
             role = role ?? offer?["role"] as? String
             for kind in offer?["step_up_secrets"] as? [String] ?? [] where !secrets.contains(where: { $0.kind == kind }) {
@@ -60,7 +60,7 @@ struct LoginCommand: AsyncParsableCommand {
         }
         let fields = [("role", role), ("format", grant.format == .credentialProcess ? grant.requestedFormat : nil), ("logout_first", logoutFirst ? "true" : nil),
                       ("device_token", deviceToken)]
-        var answer = try await fetch(transport, post(server, "api/v1/login", Self.body(user: userName, secrets: secrets, fields: fields)))
+        var answer = try await postSecrets(transport, server, "api/v1/login", user: userName, secrets: secrets, fields: fields)
         if let token = answer.removeValue(forKey: "device_token") as? String {
             devices.save(token, server: server, user: userName)
         }
@@ -93,13 +93,16 @@ struct LoginCommand: AsyncParsableCommand {
         return body + Array("}".utf8)
     }
 
-    /// The request takes the body (it holds the secrets), which is wiped here once it is handed over.
-    private func post(_ server: URL, _ path: String, _ body: [UInt8]) -> TransportRequest {
-        var body = body
-        let request = TransportRequest(method: "POST", url: server.appendingPathComponent(path), headers: [("Content-Type", "application/json")],
-                                       body: body, timeout: .seconds(120))
-        body.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
-        return request
+    /// POSTs the JSON body `body(user:secrets:fields:)` makes and wipes it once the answer is in. Wiping the
+    /// caller's copy right after handing it over zeroed a fresh copy (copy-on-write) and left the request's;
+    /// built here, the request holds the only reference once the transport is done, so the bytes are wiped
+    /// in place. (The transport's own buffer is not: issue 12's secrets module.)
+    private func postSecrets(_ transport: AsyncHTTPTransport, _ server: URL, _ path: String, user: String,
+                             secrets: [(kind: String, value: SecretBytes)], fields: [(String, String?)]) async throws -> [String: Any] {
+        var request = TransportRequest(method: "POST", url: server.appendingPathComponent(path), headers: [("Content-Type", "application/json")],
+                                       body: Self.body(user: user, secrets: secrets, fields: fields), timeout: .seconds(120))
+        defer { request.body.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
+        return try await fetch(transport, request)
     }
 
     private func fetch(_ transport: AsyncHTTPTransport, _ request: TransportRequest) async throws -> [String: Any] {
