@@ -118,8 +118,17 @@ struct AuditTrailAccess {
     }
 
     func records(_ query: AuditQuery) async throws(CommandFailure) -> [AuditRecord] {
+        try await records([query])[0]
+    }
+
+    /// Each query's records, over one connection to the trail.
+    func records(_ queries: [AuditQuery]) async throws(CommandFailure) -> [[AuditRecord]] {
         do {
-            return try await withTrail { reader, _ in try await reader.records(query) }
+            return try await withTrail { reader, _ in
+                var answers: [[AuditRecord]] = []
+                for query in queries { answers.append(try await reader.records(query)) }
+                return answers
+            }
         } catch let failure as CommandFailure {
             throw failure
         } catch {

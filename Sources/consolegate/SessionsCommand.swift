@@ -33,9 +33,9 @@ struct SessionsCommand: AsyncParsableCommand {
         let trail = AuditTrailAccess(configuration)
         let now = Date()
         let since = now.addingTimeInterval(-RevocationPolicy.longestSession)
-        let signIns = try await trail.records(AuditQuery(user: user, outcome: .success, since: since, limit: 1_000_000))
-        let revocations = try await trail.records(AuditQuery(outcome: .revoked, since: since, limit: 1_000_000))
-        let sessions = Self.valid(signIns, revocations: revocations, at: now).filter { role == nil || $0.role == role }
+        let answers = try await trail.records([AuditQuery(user: user, outcome: .success, since: since, limit: 1_000_000),
+                                               AuditQuery(outcome: .revoked, since: since, limit: 1_000_000)])
+        let sessions = Self.valid(answers[0], revocations: answers[1], at: now).filter { role == nil || $0.role == role }
         switch format {
         case .json:
             try AuditCommand.printJSONLines(sessions)
