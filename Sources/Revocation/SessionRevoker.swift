@@ -38,7 +38,8 @@ public struct SessionRevoker: Sendable {
             try await iam.putRolePolicy(roleName: roleName, policyName: RevocationPolicy.name, document: policy.document)
             let stored = try RevocationPolicy(document: try await iam.rolePolicy(roleName: roleName, policyName: RevocationPolicy.name))
             if stored.denies(userIds: userIds, issuedBefore: now) {
-                return Outcome(roleName: roleName, userIds: userIds?.sorted(), before: now, collapsedToEveryone: collapsed,
+                // The moment the statement names (whole seconds), which the audit record and `sessions` use too.
+                return Outcome(roleName: roleName, userIds: userIds?.sorted(), before: RevocationPolicy.wholeSecond(now), collapsedToEveryone: collapsed,
                                statements: stored.revocations.count, size: stored.size)
             }
         }
