@@ -24,13 +24,15 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
-        // libcrypto (OpenSSL) for SHA-256, HMAC and OPENSSL_cleanse; only AWSSigV4 imports it.
+        // libcrypto (OpenSSL) for SHA-256 and HMAC; only AWSSigV4 imports it.
         .systemLibrary(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
-        .target(name: "AWSSigV4", dependencies: ["CLibCrypto"]),
+        // Secret bytes that wipe themselves, and the one wipe function: Glibc only, so the monitor can use it.
+        .target(name: "Secrets"),
+        .target(name: "AWSSigV4", dependencies: ["CLibCrypto", "Secrets"]),
         // libpam; only the monitor (consolegate-pam) imports it.
         .systemLibrary(
             name: "CPAM",
@@ -40,9 +42,9 @@ let package = Package(
         .target(name: "CProcessSupport"),
         // The frames between the daemon and the PAM monitor's workers: Glibc only, no Foundation.
         .target(name: "PAMProtocol"),
-        // The root PAM monitor: Glibc, libpam and PAMProtocol only; no Foundation, no NIO, no threads.
-        .executableTarget(name: "consolegate-pam", dependencies: ["CPAM", "CProcessSupport", "PAMProtocol"]),
-        .target(name: "PAMAuth", dependencies: ["CProcessSupport", "PAMProtocol"]),
+        // The root PAM monitor: Glibc, libpam, PAMProtocol and Secrets only; no Foundation, no NIO, no threads.
+        .executableTarget(name: "consolegate-pam", dependencies: ["CPAM", "CProcessSupport", "PAMProtocol", "Secrets"]),
+        .target(name: "PAMAuth", dependencies: ["CProcessSupport", "PAMProtocol", "Secrets"]),
         .target(
             name: "GatewayConfig",
             dependencies: [.product(name: "Yams", package: "Yams")]
@@ -65,6 +67,7 @@ let package = Package(
             dependencies: [
                 "AWSSigV4",
                 "GatewayConfig",
+                "Secrets",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -81,6 +84,7 @@ let package = Package(
                 "Minting",
                 "Revocation",
                 "PAMAuth",
+                "Secrets",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -105,6 +109,7 @@ let package = Package(
                 "PAMAuth",
                 "GatewayConfig",
                 "Revocation",
+                "Secrets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

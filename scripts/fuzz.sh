@@ -131,13 +131,19 @@ build_target() {
     mkdir -p "$dir"
     local module sources=() extra=()
     case $target in
-        flatjson) module=Gateway; sources=(Sources/Gateway/FlatJSON.swift Sources/Gateway/RequestFields.swift) ;;
+        flatjson | form | basic-auth)
+            # The gateway's body parsers wipe what they parse through the Secrets module.
+            build_module Secrets Sources/Secrets/*.swift
+            module=Gateway
+            extra=(-I "$OUT/Secrets" "$OUT/Secrets/libSecrets.a")
+            ;;&
+        flatjson) sources=(Sources/Gateway/FlatJSON.swift Sources/Gateway/RequestFields.swift) ;;
         form)
             build_module AWSSigV4 Sources/AWSSigV4/URIEncoding.swift
-            module=Gateway; sources=(Sources/Gateway/FormBody.swift Sources/Gateway/RequestFields.swift)
-            extra=(-I "$OUT/AWSSigV4" "$OUT/AWSSigV4/libAWSSigV4.a")
+            sources=(Sources/Gateway/FormBody.swift Sources/Gateway/RequestFields.swift)
+            extra+=(-I "$OUT/AWSSigV4" "$OUT/AWSSigV4/libAWSSigV4.a")
             ;;
-        basic-auth) module=Gateway; sources=(Sources/Gateway/BasicCredentials.swift Sources/Gateway/RequestFields.swift) ;;
+        basic-auth) sources=(Sources/Gateway/BasicCredentials.swift Sources/Gateway/RequestFields.swift) ;;
         ssh-command) module=consolegate; sources=(Sources/consolegate/SSHOriginalCommand.swift) ;;
         xml-fields) module=Minting; sources=(Sources/Minting/XMLFields.swift) ;;
         pam-frames) module=PAMProtocol; sources=(Sources/PAMProtocol/*.swift) ;;   # relative to $ROOT

@@ -11,7 +11,7 @@ APT_PACKAGES=(
     chromium chromium-driver                           # the login page in a headless browser (Tests/Web)
     postgresql haproxy                                 # shared state of replicas, and a balancer in front (Tests/HA)
 )
-PYTHON_PACKAGES=('moto[server]' boto3 botocore selenium prometheus_client pexpect awscli)
+PYTHON_PACKAGES=('moto[server]' boto3 botocore selenium prometheus_client pexpect awscli pytest schemathesis)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -23,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update
     apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-if ! python3 -c 'import moto.server, boto3, botocore, selenium, prometheus_client, pexpect' 2>/dev/null \
+if ! python3 -c 'import moto.server, boto3, botocore, selenium, prometheus_client, pexpect, pytest, schemathesis' 2>/dev/null \
         || ! command -v moto_server >/dev/null || ! command -v aws >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check "${PYTHON_PACKAGES[@]}"
 fi

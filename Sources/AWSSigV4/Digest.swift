@@ -20,13 +20,15 @@ public enum Digest {
     }
 
     public static func hmacSHA256(key: [UInt8], data: [UInt8]) -> [UInt8] {
+        key.withUnsafeBufferPointer { hmacSHA256(key: $0, data: data) }
+    }
+
+    /// HMAC under a key that lives outside an array (a `SecretBytes`), so no copy of it is made.
+    public static func hmacSHA256(key: UnsafeBufferPointer<UInt8>, data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: sha256Length)
         var length: UInt32 = 0
-        let result = key.withUnsafeBufferPointer { keyBuffer in
-            data.withUnsafeBufferPointer { dataBuffer in
-                HMAC(EVP_sha256(), keyBuffer.baseAddress, Int32(keyBuffer.count),
-                     dataBuffer.baseAddress, dataBuffer.count, &out, &length)
-            }
+        let result = data.withUnsafeBufferPointer { dataBuffer in
+            HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), dataBuffer.baseAddress, dataBuffer.count, &out, &length)
         }
         precondition(result != nil && length == UInt32(sha256Length), "libcrypto HMAC-SHA256 failed")
         return out
@@ -34,13 +36,6 @@ public enum Digest {
 
     public static func hmacSHA256(key: [UInt8], string: String) -> [UInt8] {
         hmacSHA256(key: key, data: Array(string.utf8))
-    }
-
-    /// Overwrites the bytes in a way the optimiser may not remove (OPENSSL_cleanse).
-    public static func cleanse(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { raw in
-            if let base = raw.baseAddress { OPENSSL_cleanse(base, raw.count) }
-        }
     }
 }
 

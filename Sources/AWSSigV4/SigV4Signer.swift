@@ -37,7 +37,7 @@ public struct SigV4Signer: Sendable {
         let canonical = canonicalRequest(request)
         let toSign = stringToSign(canonicalRequest: canonical.text, timestamp: timestamp)
         let key = keyCache.signingKey(credentials: credentials, day: day, region: region, service: service)
-        let signature = Digest.hmacSHA256(key: key, string: toSign).hexString
+        let signature = key.withUnsafeBytes { Digest.hmacSHA256(key: $0, data: Array(toSign.utf8)) }.hexString
         return "\(Self.algorithm) Credential=\(credentials.accessKeyId)/\(scope(day: day)), SignedHeaders=\(canonical.signedHeaders), Signature=\(signature)"
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Secrets
 
 /// Derived SigV4 signing keys, one per access key, day, region and service: four HMACs saved per request.
 public final class SigningKeyCache: Sendable {
@@ -7,7 +8,7 @@ public final class SigningKeyCache: Sendable {
 
     private struct Entry {
         var secretDigest: [UInt8]
-        var key: [UInt8]
+        var key: SecretBytes
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -17,7 +18,7 @@ public final class SigningKeyCache: Sendable {
         self.capacity = capacity
     }
 
-    func signingKey(credentials: AWSCredentials, day: String, region: String, service: String) -> [UInt8] {
+    func signingKey(credentials: AWSCredentials, day: String, region: String, service: String) -> SecretBytes {
         let cacheKey = "\(credentials.accessKeyId)/\(day)/\(region)/\(service)"
         // A digest of the secret, so a rotated secret under the same key id never reuses a stale key.
         let secretDigest = Digest.sha256(credentials.secretAccessKey)
@@ -32,13 +33,16 @@ public final class SigningKeyCache: Sendable {
         return key
     }
 
-    static func deriveKey(secret: String, day: String, region: String, service: String) -> [UInt8] {
-        var secretBytes = Array("AWS4\(secret)".utf8)
-        defer { Digest.cleanse(&secretBytes) }
-        let dateKey = Digest.hmacSHA256(key: secretBytes, string: day)
-        let regionKey = Digest.hmacSHA256(key: dateKey, string: region)
-        let serviceKey = Digest.hmacSHA256(key: regionKey, string: service)
-        return Digest.hmacSHA256(key: serviceKey, string: "aws4_request")
+    /// The key chain of SigV4: each intermediate key is wiped once the next is derived from it.
+    static func deriveKey(secret: String, day: String, region: String, service: String) -> SecretBytes {
+        var key = Array("AWS4\(secret)".utf8)
+        for scope in [day, region, service, "aws4_request"] {
+            var next = Digest.hmacSHA256(key: key, string: scope)
+            swap(&key, &next)
+            wipe(&next)
+        }
+        defer { wipe(&key) }
+        return SecretBytes(copying: key)
     }
 
     var count: Int { entries.withLock { $0.count } }

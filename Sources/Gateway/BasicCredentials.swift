@@ -1,3 +1,4 @@
+import Secrets
 /// `Authorization: Basic base64(user:password)` (RFC 7617), decoded straight into bytes so the password is
 /// never a Swift String. Anything else — another scheme, bad base64, no colon — is nil.
 struct BasicCredentials {
@@ -12,7 +13,7 @@ struct BasicCredentials {
         while encoded.first == UInt8(ascii: " ") { encoded = encoded.dropFirst() }
         while encoded.last == UInt8(ascii: " ") { encoded = encoded.dropLast() }
         guard let decoded = Self.base64(encoded) else { return nil }
-        defer { RequestFields.zero(decoded) }
+        defer { wipe(storageOf: decoded) }
         guard let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         user = String(decoding: decoded[..<colon], as: UTF8.self)
         password = Array(decoded[decoded.index(after: colon)...])

@@ -1,6 +1,7 @@
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import Minting
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
@@ -62,7 +63,10 @@ struct GatedChannel<Base: ServerChildChannel>: ServerChildChannel {
     let gate: ConnectionGate
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        gate.opened(on: channel.eventLoop).flatMap { base.setup(channel: channel, logger: logger) }.flatMapThrowing { value in
+        gate.opened(on: channel.eventLoop).flatMap {
+            // Before the first read: every buffer of the connection, from the socket read on, may hold a password.
+            channel.setOption(ChannelOptions.allocator, value: .wiping)
+        }.flatMap { base.setup(channel: channel, logger: logger) }.flatMapThrowing { value in
             let codec = try channel.pipeline.syncOperations.handler(type: HTTP1ToHTTPServerCodec.self)
             try channel.pipeline.syncOperations.addHandler(HTTP10ConnectionClose(), position: .before(codec))
             return value

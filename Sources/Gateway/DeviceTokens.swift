@@ -1,6 +1,7 @@
 import AWSSigV4
 import Foundation
 import GatewayConfig
+import Secrets
 
 /// OWASP's device cookies: a client that has signed in as a user holds a signed, expiring token naming that
 /// user and a random device id. Its failed guesses then count against the device, not the name (see
@@ -73,7 +74,7 @@ public struct DeviceTokens: Sendable {
         message.append(contentsOf: user.utf8)
         message.append(0)
         message.append(contentsOf: code)
-        defer { Digest.cleanse(&message) }
+        defer { wipe(&message) }
         return Digest.hmacSHA256(key: codeDigestKey, data: message).hexString
     }
 

@@ -1,3 +1,4 @@
+import Secrets
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -109,7 +110,7 @@ enum FlatJSON {
                 }
                 throw Malformed(reason: "unterminated string")
             } catch {
-                RequestFields.zero(out)
+                wipe(&out)
                 throw error
             }
         }

@@ -9,6 +9,7 @@ import Prometheus
 import Revocation
 #if canImport(Glibc)
 import Glibc
+import Secrets
 #endif
 
 /// The HTTP front ends: the JSON API on TCP, and the local socket for `consolegate url`.
@@ -136,7 +137,7 @@ public struct GatewayRoutes: Sendable {
             return JSONAnswer.failure(.authenticationFailed)
         }
         var secrets: [SecretKind: SecretBytes] = [.password: SecretBytes(copying: credentials.password)]
-        RequestFields.zero(credentials.password)
+        wipe(storageOf: credentials.password)
         if secretKinds.contains(.otp), let otp = request.headers[Self.otpHeader] {
             secrets[.otp] = SecretBytes(copying: Array(otp.utf8))
         }

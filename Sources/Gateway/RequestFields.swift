@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Secrets
 
 /// The fields of a JSON or form request body, kept as bytes so that secrets can be wiped. Every field is
 /// read through a typed accessor: a string field that holds a boolean is an error, not the text "true".
@@ -22,7 +20,7 @@ struct RequestFields {
     /// False, and nothing stored, when the key is already there.
     mutating func insert(_ key: String, _ value: Value) -> Bool {
         guard values[key] == nil else {
-            if case .text(let bytes) = value { Self.zero(bytes) }
+            if case .text(let bytes) = value { Secrets.wipe(storageOf: bytes) }
             return false
         }
         values[key] = value
@@ -57,15 +55,7 @@ struct RequestFields {
 
     /// Overwrites every value, for when the secrets have been taken out.
     mutating func wipe() {
-        for case .text(let bytes) in values.values { Self.zero(bytes) }
+        for case .text(let bytes) in values.values { Secrets.wipe(storageOf: bytes) }
         values.removeAll()
-    }
-
-    /// Zeroes the array's storage in place, even while other copies share it: a copy-on-write copy would
-    /// leave the secret where it was.
-    static func zero(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { buffer in
-            if let base = buffer.baseAddress { explicit_bzero(UnsafeMutableRawPointer(mutating: base), buffer.count) }
-        }
     }
 }

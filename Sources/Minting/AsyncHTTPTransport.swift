@@ -44,7 +44,9 @@ public struct AsyncHTTPTransport: HTTPTransport {
             outgoing.headers.add(name: header.name, value: header.value)
         }
         if !request.body.isEmpty || request.method == "POST" {
-            outgoing.body = .bytes(ByteBuffer(bytes: request.body))
+            var body = ByteBufferAllocator.wiping.buffer(capacity: request.body.count)
+            body.writeBytes(request.body)
+            outgoing.body = .bytes(body)
         }
         let client = proxyRules.shouldProxy(request.url) ? (proxied ?? direct) : direct
         let deadline = NIODeadline.now() + TimeAmount.nanoseconds(Int64(request.timeout.components.seconds) * 1_000_000_000 + request.timeout.components.attoseconds / 1_000_000_000)

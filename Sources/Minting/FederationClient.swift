@@ -1,5 +1,6 @@
 import AWSSigV4
 import Foundation
+import Secrets
 
 /// The console federation endpoint: trades temporary credentials for a SigninToken, and builds the login URL.
 public struct FederationClient: Sendable {
@@ -24,7 +25,7 @@ public struct FederationClient: Sendable {
         var parameters = [("Action", "getSigninToken"), ("Session", String(decoding: session, as: UTF8.self))]
         if let sessionDuration { parameters.append(("SessionDuration", String(sessionDuration))) }
         var body = Array(FormEncoding.encode(parameters).utf8)
-        defer { Digest.cleanse(&body) }
+        defer { wipe(&body) }
         let request = TransportRequest(method: "POST", url: endpoint, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body, timeout: call.timeout)
         // The endpoint answers a bare HTML 400 without a reason; say what usually causes it.
         let response = try await call.perform(operation: "getSigninToken", request: request, parseError: { _ in nil }, refused: {

@@ -1,5 +1,6 @@
 import Foundation
 @_exported import PAMProtocol
+@_exported import Secrets
 #if canImport(Glibc)
 import Glibc
 #endif

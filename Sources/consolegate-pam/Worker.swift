@@ -3,6 +3,7 @@ import PAMProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
+import Secrets
 
 /// One forked worker: runs one PAM transaction for the start frame on its socket, forwarding every
 /// conversation message to the daemon. The only code in ConsoleGate that calls libpam. Every frame is checked:
@@ -116,7 +117,7 @@ enum Worker {
                 guard (try? channel.send(.prompt, text)) != nil,
                       var (type, secret) = try? channel.receive(deadline: nil)
                 else { return false }
-                defer { secret.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
+                defer { wipe(&secret) }
                 if type != .answer, type != .noAnswer { Log.refused("a \(type) frame where an answer belongs") }
                 guard type == .answer, secret.count <= PAM_MAX_RESP_SIZE, !secret.contains(0),
                       let copy = malloc(secret.count + 1)?.assumingMemoryBound(to: CChar.self)
@@ -134,7 +135,7 @@ enum Worker {
         static func release(_ replies: UnsafeMutablePointer<pam_response>, count: Int) {
             for index in 0..<count {
                 if let text = replies[index].resp {
-                    explicit_bzero(text, strlen(text))
+                    wipe(cString: text)
                     free(text)
                 }
             }

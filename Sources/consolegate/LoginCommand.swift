@@ -80,28 +80,36 @@ struct LoginCommand: AsyncParsableCommand {
         return secret
     }
 
-    /// A JSON object with the user, the secrets (as bytes, never a String) and the other fields set.
+    /// A JSON object with the user, the secrets (as bytes, never a String) and the other fields set, built in
+    /// one buffer with room for its longest form up front: growing it would leave copies of the secrets in
+    /// freed memory.
     static func body(user: String, secrets: [(kind: String, value: SecretBytes)], fields: [(String, String?)]) -> [UInt8] {
-        var body = Array("{\"username\":".utf8) + jsonString(Array(user.utf8))
+        let members = [("username", user.utf8.count)] + secrets.map { ($0.kind, $0.value.count) }
+            + fields.compactMap { key, value in value.map { (key, $0.utf8.count) } }
+        // A byte of a string takes at most six in JSON (\u00XX); a member adds quotes, a colon and a comma.
+        var body: [UInt8] = []
+        body.reserveCapacity(members.reduce(2) { $0 + $1.0.utf8.count + 6 * $1.1 + 6 })
+        body.append(UInt8(ascii: "{"))
+        appendMember("username", user.utf8, to: &body)
         for (kind, secret) in secrets {
-            body += Array(",\"\(kind)\":".utf8)
-            secret.withUnsafeBytes { body += jsonString(Array($0)) }
+            secret.withUnsafeBytes { appendMember(kind, $0, to: &body) }
         }
-        for (key, value) in fields {
-            if let value { body += Array(",\"\(key)\":".utf8) + jsonString(Array(value.utf8)) }
+        for case let (key, value?) in fields {
+            appendMember(key, value.utf8, to: &body)
         }
-        return body + Array("}".utf8)
+        body.append(UInt8(ascii: "}"))
+        return body
     }
 
     /// POSTs the JSON body `body(user:secrets:fields:)` makes and wipes it once the answer is in. Wiping the
     /// caller's copy right after handing it over zeroed a fresh copy (copy-on-write) and left the request's;
     /// built here, the request holds the only reference once the transport is done, so the bytes are wiped
-    /// in place. (The transport's own buffer is not: issue 12's secrets module.)
+    /// in place. The transport's own copy is in `ByteBufferAllocator.wiping` memory.
     private func postSecrets(_ transport: AsyncHTTPTransport, _ server: URL, _ path: String, user: String,
                              secrets: [(kind: String, value: SecretBytes)], fields: [(String, String?)]) async throws -> [String: Any] {
-        var request = TransportRequest(method: "POST", url: server.appendingPathComponent(path), headers: [("Content-Type", "application/json")],
+        let request = TransportRequest(method: "POST", url: server.appendingPathComponent(path), headers: [("Content-Type", "application/json")],
                                        body: Self.body(user: user, secrets: secrets, fields: fields), timeout: .seconds(120))
-        defer { request.body.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
+        defer { wipe(storageOf: request.body) }
         return try await fetch(transport, request)
     }
 
@@ -123,21 +131,26 @@ struct LoginCommand: AsyncParsableCommand {
         }
     }
 
-    /// A JSON string literal built from bytes, so a password never passes through a Swift String.
-    static func jsonString(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
+    /// `"name":"value"`, the value escaped from its bytes, so a password never passes through a Swift String.
+    private static func appendMember(_ name: String, _ value: some Sequence<UInt8>, to body: inout [UInt8]) {
         let hex = Array("0123456789abcdef".utf8)
-        for byte in bytes {
+        if body.count > 1 { body.append(UInt8(ascii: ",")) }
+        body.append(UInt8(ascii: "\""))
+        body.append(contentsOf: name.utf8)
+        body.append(contentsOf: "\":\"".utf8)
+        for byte in value {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                out += [UInt8(ascii: "\\"), byte]
+                body.append(UInt8(ascii: "\\"))
+                body.append(byte)
             case 0..<0x20:
-                out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                body.append(contentsOf: "\\u00".utf8)
+                body.append(hex[Int(byte >> 4)])
+                body.append(hex[Int(byte & 0xF)])
             default:
-                out.append(byte)
+                body.append(byte)
             }
         }
-        out.append(UInt8(ascii: "\""))
-        return out
+        body.append(UInt8(ascii: "\""))
     }
 }

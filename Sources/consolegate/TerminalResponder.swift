@@ -3,6 +3,7 @@ import PAMAuth
 #if canImport(Glibc)
 import Glibc
 #endif
+import Secrets
 
 /// Shows each PAM prompt to the person at the terminal, as PAM words it, and reads the answer from the
 /// terminal itself (not stdin), without echo for secrets.
@@ -71,8 +72,8 @@ enum SecretLines {
             if got <= 0 { break }
             all.append(contentsOf: chunk[0..<got])
         }
-        chunk.withUnsafeMutableBytes { explicit_bzero($0.baseAddress!, $0.count) }
-        defer { all.withUnsafeMutableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
+        wipe(&chunk)
+        defer { wipe(&all) }
         var secrets: [SecretBytes] = []
         for line in all.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             let trimmed = line.last == UInt8(ascii: "\r") ? line.dropLast() : line

@@ -14,7 +14,7 @@ import Testing
 
     @Test func derivedSigningKeyMatchesDocumentation() {
         let key = SigningKeyCache.deriveKey(secret: Self.credentials.secretAccessKey, day: "20150830", region: "us-east-1", service: "iam")
-        #expect(key.hexString == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
+        #expect(key.withUnsafeBytes { $0.hexString } == "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9")
     }
 
     @Test func iamListUsersExample() throws {

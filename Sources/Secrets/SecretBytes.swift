@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A secret (password, one-time code) kept as bytes outside Swift's copy-on-write storage, so it can be
 /// wiped: the memory is zeroed when the last reference goes.
 public final class SecretBytes: @unchecked Sendable {
@@ -19,10 +15,7 @@ public final class SecretBytes: @unchecked Sendable {
     /// Takes the bytes out of `buffer` and zeroes it.
     public convenience init(consuming buffer: inout [UInt8]) {
         self.init(copying: buffer)
-        buffer.withUnsafeMutableBytes { raw in
-            if let base = raw.baseAddress { explicit_bzero(base, raw.count) }
-        }
-        buffer.removeAll()
+        wipe(&buffer)
     }
 
     public let count: Int
@@ -34,7 +27,7 @@ public final class SecretBytes: @unchecked Sendable {
     }
 
     deinit {
-        explicit_bzero(storage.baseAddress!, storage.count)
+        wipe(UnsafeMutableRawBufferPointer(storage))
         storage.deallocate()
     }
 }
