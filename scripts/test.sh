@@ -9,7 +9,7 @@ source scripts/lib/postgres.sh
 
 trap 'stop_standins; stop_postgres' EXIT
 echo "== federation stand-in self-test"
-python3 Tests/StandIns/test_federation_standin.py
+python3 -m pytest -rA Tests/StandIns/test_federation_standin.py
 
 echo "== starting the AWS stand-ins"
 start_standins
@@ -33,13 +33,13 @@ echo "== fuzzing: each parser of untrusted bytes for 30 s (libFuzzer + ASan)"
 scripts/fuzz.sh 30
 
 echo "== web: the login page in headless Chromium"
-python3 Tests/Web/browser_test.py
+python3 -m pytest -rA Tests/Web/browser_test.py
 echo "== web: consolegate login in a terminal, the AWS CLI, /metrics"
-python3 Tests/Web/client_test.py
+python3 -m pytest -rA Tests/Web/client_test.py
 echo "== connections: per-address cap, header and keep-alive timeouts, 5,000 hostile connections"
-python3 Tests/Web/connections_test.py
+python3 -m pytest -rA Tests/Web/connections_test.py
 echo "== high availability: three replicas on PostgreSQL behind HAProxy"
-python3 Tests/HA/ha_test.py
+python3 -m pytest -rA --durations=0 Tests/HA/ha_test.py
 
 if [ "$(id -u)" = 0 ]; then
     echo "== LDAP: slapd + nslcd + pam_ldap"

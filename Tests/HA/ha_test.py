@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Several `consolegate serve` replicas on one PostgreSQL database ("several gateways, one truth"): replicas
 on 127.0.0.2, 127.0.0.3 and 127.0.0.4, mostly behind HAProxy (roundrobin, httpchk GET /healthz), each with
 its own PAM service in /etc/pam.d (gateway_fixture.Gateway(system_pam=True): the host's pam_unix, plus pam_oath
@@ -19,12 +18,13 @@ database.
 
 Needs root (the daemon drops to the `consolegate` user), the AWS stand-ins and the throwaway PostgreSQL of
 scripts/lib/postgres.sh (start_postgres exports CONSOLEGATE_TEST_PG_*; this test stops and restarts that
-server through postgres_ctl), and haproxy. Each check makes its own database and roles and drops them.
+server through postgres_ctl), and haproxy. Each scenario makes its own database and roles and drops them.
 
 Run through scripts/test.sh, or with the stand-ins and PostgreSQL started and CONSOLEGATE_BIN set:
-    python3 Tests/HA/ha_test.py
-Ends with "N passed, M failed"; exit code 1 on any failure. CONSOLEGATE_TEST_KEEP=1 keeps the replicas'
-directories (daemon.log) and HAProxy's.
+    python3 -m pytest Tests/HA/ha_test.py
+The tests run in the order above (1, 3, 2 and 7 share three replicas and build on each other's rows), one
+after the other: 5 and 6 measure under load. CONSOLEGATE_TEST_KEEP=1 keeps the replicas' directories
+(daemon.log) and HAProxy's.
 """
 
 from __future__ import annotations
@@ -40,19 +40,21 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "Tests", "Web"))
-from gateway_fixture import (  # noqa: E402
-    Gateway, Rule, SetupError, SystemAccounts, User, _die_with_parent, assumed_role_arn, binary, follow_signin_url, request, role, run, wait_until)
+import pytest
+
+from gateway_fixture import (
+    Gateway, Rule, SetupError, SystemAccounts, User, _die_with_parent, assumed_role_arn, binary, follow_signin_url, request, role,
+    wait_until)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 REPLICA_HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 POSTGRES_SH = os.path.join(ROOT, "scripts", "lib", "postgres.sh")
@@ -98,17 +100,6 @@ class Inputs(HTMLParser):
 
     def values(self, name: str) -> list:
         return [i.get("value") for i in self.inputs if i.get("name") == name]
-
-
-@contextlib.contextmanager
-def timed(r, name: str):
-    """A section of the results (an exception inside is one failure) that prints how long it took."""
-    started = time.monotonic()
-    try:
-        with r.section(name):
-            yield
-    finally:
-        print(f"TIME {name}: {time.monotonic() - started:.1f} s", flush=True)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------------------
@@ -269,7 +260,7 @@ def stop_replica(gw: Gateway) -> None:
 
 
 def started(gateways, errors, what: str) -> list[Gateway]:
-    """All the replicas, or AssertionError (one failure of the section) with the first start failure."""
+    """All the replicas, or AssertionError (the test fails) with the first start failure."""
     if gateways is None:
         raise AssertionError(f"{what}: the replicas were not started")
     for gw, error in zip(gateways, errors):
@@ -382,22 +373,22 @@ listen stats
 
 # --- 1, 2, 3, 7: three replicas on one new database -------------------------------------------------------
 
-def check_simultaneous_start(r, db: Database, gateways, errors) -> None:
-    r.check("1: all three replicas, started at the same moment on an empty database, answer /healthz 200",
-            all(e is None for e in errors), "; ".join(f"{h}: {e}" for h, e in zip(REPLICA_HOSTS, errors) if e))
+def check_simultaneous_start(check, db: Database, gateways, errors) -> None:
+    check("1: all three replicas, started at the same moment on an empty database, answer /healthz 200",
+          all(e is None for e in errors), "; ".join(f"{h}: {e}" for h, e in zip(REPLICA_HOSTS, errors) if e))
     versions = db.rows("SELECT version, applied_by FROM consolegate.schema_version ORDER BY version")
-    r.equal("1: consolegate.schema_version has exactly one row, for version 1 (the schema was created once)",
-            [v["version"] for v in versions], [1])
+    check.equal("1: consolegate.schema_version has exactly one row, for version 1 (the schema was created once)",
+                [v["version"] for v in versions], [1])
     applied = [gw.host for gw in gateways if gw and "applied schema migration 1" in gw.log]
     print(f"NOTE migration 1 applied by {applied} (of the three replicas' logs)", flush=True)
-    r.equal("1: exactly one replica's log says it applied migration 1", len(applied), 1)
+    check.equal("1: exactly one replica's log says it applied migration 1", len(applied), 1)
     tables = db.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'consolegate' ORDER BY 1")
-    r.equal("1: schema consolegate has its tables",
-            [t["table_name"] for t in tables],
-            ["attempt_slots", "audit", "lockout", "role_choices", "schema_version", "used_codes"])
+    check.equal("1: schema consolegate has its tables",
+                [t["table_name"] for t in tables],
+                ["attempt_slots", "audit", "lockout", "role_choices", "schema_version", "used_codes"])
 
 
-def check_web_role_choice(r, db: Database, gateways, carol: User) -> None:
+def check_web_role_choice(check, db: Database, gateways, carol: User) -> None:
     a, b, c = gateways
     admin, read_only = role("ConsoleAdmin"), role("ConsoleReadOnly")
     federation = a.standins["federation_url"]
@@ -420,39 +411,39 @@ def check_web_role_choice(r, db: Database, gateways, carol: User) -> None:
 
     cookie, csrf, status, page = start_login(a)
     pending = page.value("pending")
-    r.check("3: POST /login on replica A for a user with two roles: 200 with the chooser (hidden pending token)",
-            status == 200 and bool(pending), f"{status}, pending {pending!r}")
-    r.equal("3: the chooser offers both roles", sorted(page.values("role")), sorted([admin, read_only]))
+    check("3: POST /login on replica A for a user with two roles: 200 with the chooser (hidden pending token)",
+          status == 200 and bool(pending), f"{status}, pending {pending!r}")
+    check.equal("3: the chooser offers both roles", sorted(page.values("role")), sorted([admin, read_only]))
     status, headers, _ = choose(b, cookie, csrf, pending, admin)
     location = headers.get("Location") or ""
-    r.check("3: the token posted to replica B: 303 to the federation stand-in's sign-in URL",
-            status == 303 and location.startswith(federation + "?"), f"{status} {location[:120]}")
+    check("3: the token posted to replica B: 303 to the federation stand-in's sign-in URL",
+          status == 303 and location.startswith(federation + "?"), f"{status} {location[:120]}")
     if location.startswith(federation):
         signin_status, signin_headers = follow_signin_url(location)
-        r.check("3: the sign-in URL works (302) and is for the role chosen on B (ConsoleAdmin)",
-                signin_status == 302 and signin_headers.get("X-Standin-Principal") == assumed_role_arn(admin, carol.name),
-                f"{signin_status} {signin_headers.get('X-Standin-Principal')}")
+        check("3: the sign-in URL works (302) and is for the role chosen on B (ConsoleAdmin)",
+              signin_status == 302 and signin_headers.get("X-Standin-Principal") == assumed_role_arn(admin, carol.name),
+              f"{signin_status} {signin_headers.get('X-Standin-Principal')}")
     status, _, _ = choose(c, cookie, csrf, pending, admin)
-    r.equal("3: the same token replayed on replica C: 403", status, 403)
+    check.equal("3: the same token replayed on replica C: 403", status, 403)
     status, _, _ = choose(b, cookie, csrf, pending, read_only)
-    r.equal("3: ...and replayed on replica B again: 403", status, 403)
+    check.equal("3: ...and replayed on replica B again: 403", status, 403)
 
     rows = db.rows(f"SELECT outcome, role, session_name, front_end FROM consolegate.audit "
                    f"WHERE user_name = '{carol.name}' AND outcome = 'success' ORDER BY id")
-    r.check("3: the audit trail has the web sign-in as ConsoleAdmin with a session name",
-            any(x["role"] == admin and x["session_name"] and x["front_end"] == "web" for x in rows), f"{rows}")
+    check("3: the audit trail has the web sign-in as ConsoleAdmin with a session name",
+          any(x["role"] == admin and x["session_name"] and x["front_end"] == "web" for x in rows), f"{rows}")
 
     # The choice is bound to the browser's CSRF value and to the client address, on every replica.
     cookie, csrf, status, page = start_login(a)
     other_cookie, other_csrf, _, _ = start_login(c)
     status, _, _ = choose(b, other_cookie, other_csrf, page.value("pending"), admin)
-    r.equal("3: a token posted to B with another browser's CSRF cookie and field: 403", status, 403)
+    check.equal("3: a token posted to B with another browser's CSRF cookie and field: 403", status, 403)
     cookie, csrf, status, page = start_login(a)
     status, _, _ = choose(b, cookie, csrf, page.value("pending"), admin, source="127.0.0.9")
-    r.equal("3: a token posted to B from another client address: 403", status, 403)
+    check.equal("3: a token posted to B from another client address: 403", status, 403)
 
 
-def check_brute_force(r, db: Database, proxy: HAProxy, bob: User, per_user: int) -> None:
+def check_brute_force(check, db: Database, proxy: HAProxy, bob: User, per_user: int) -> None:
     guesses = 200
     before = {name: int(row.get("stot") or 0) for name, row in proxy.stats().items()}
 
@@ -470,31 +461,31 @@ def check_brute_force(r, db: Database, proxy: HAProxy, bob: User, per_user: int)
     after = {name: int(row.get("stot") or 0) for name, row in proxy.stats().items()}
     spread = {name: after.get(name, 0) - before.get(name, 0) for name in proxy.names}
     print(f"NOTE {guesses} guesses in {elapsed:.1f} s: answers {counts}; requests per replica {spread}", flush=True)
-    r.check("2: the guesses were spread over all three replicas", all(n > 0 for n in spread.values()), f"{spread}")
-    r.check("2: every answer is 401 or 429 (no 200, no 5xx)", set(statuses) <= {401, 429}, f"{counts}")
+    check("2: the guesses were spread over all three replicas", all(n > 0 for n in spread.values()), f"{spread}")
+    check("2: every answer is 401 or 429 (no 200, no 5xx)", set(statuses) <= {401, 429}, f"{counts}")
     outcomes = {x["outcome"]: x["n"] for x in db.rows(
         f"SELECT outcome, count(*) AS n FROM consolegate.audit WHERE user_name = '{bob.name}' GROUP BY outcome")}
     print(f"NOTE audit outcomes for {bob.name}: {outcomes}", flush=True)
     failed = outcomes.get("authentication_failed", 0)
-    r.check(f"2: at most lockout.per_user ({per_user}) guesses reached PAM: {failed} authentication_failed rows",
-            1 <= failed <= per_user, f"{failed}")
-    r.equal("2: as many 401 answers as guesses that reached PAM", counts.get(401, 0), failed)
-    r.equal("2: one audit row per guess", sum(outcomes.values()), guesses)
-    r.check("2: the rest were refused before PAM (locked_out or throttled only)",
-            set(outcomes) <= {"authentication_failed", "locked_out", "throttled"}, f"{outcomes}")
+    check(f"2: at most lockout.per_user ({per_user}) guesses reached PAM: {failed} authentication_failed rows",
+          1 <= failed <= per_user, f"{failed}")
+    check.equal("2: as many 401 answers as guesses that reached PAM", counts.get(401, 0), failed)
+    check.equal("2: one audit row per guess", sum(outcomes.values()), guesses)
+    check("2: the rest were refused before PAM (locked_out or throttled only)",
+          set(outcomes) <= {"authentication_failed", "locked_out", "throttled"}, f"{outcomes}")
     status, answer = proxy.api_login(username=bob.name, password=bob.password)
-    r.equal("2: the right password afterwards, through the balancer: 429 (locked)", status, 429)
+    check.equal("2: the right password afterwards, through the balancer: 429 (locked)", status, 429)
     for gw in proxy.gateways:
         status, _ = api_login(gw.host, gw.port, username=bob.name, password=bob.password)
-        r.equal(f"2: ...and on replica {gw.host} directly: 429", status, 429)
+        check.equal(f"2: ...and on replica {gw.host} directly: 429", status, 429)
     last = db.rows(f"SELECT outcome FROM consolegate.audit WHERE user_name = '{bob.name}' ORDER BY id DESC LIMIT 1")
-    r.equal("2: audited as locked_out", [x["outcome"] for x in last], ["locked_out"])
+    check.equal("2: audited as locked_out", [x["outcome"] for x in last], ["locked_out"])
 
 
 AUDIT_KEYS = ("time", "request_id", "front_end", "user", "client", "outcome", "role", "session_name", "access_key_id", "expires", "detail")
 
 
-def check_audit_command(r, db: Database, gw: Gateway, bob: User) -> None:
+def check_audit_command(check, db: Database, gw: Gateway, bob: User) -> None:
     config = os.path.join(gw.directory, "consolegate.yaml")
     # A row from two hours ago, so that --since has something to leave out.
     db.pg.sql("INSERT INTO consolegate.audit (time, request_id, front_end, user_name, client, outcome, detail) VALUES "
@@ -530,30 +521,30 @@ def check_audit_command(r, db: Database, gw: Gateway, bob: User) -> None:
     for label, arguments, where, limit in cases:
         done = command(*arguments, "--format", "json")
         if done.returncode != 0:
-            r.check(f"7: consolegate audit {label} --format json exits 0", False, f"{done.returncode}: {done.stderr.strip()}")
+            check(f"7: consolegate audit {label} --format json exits 0", False, f"{done.returncode}: {done.stderr.strip()}")
             continue
         try:
             shown = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
         except ValueError as error:
-            r.check(f"7: consolegate audit {label}: one JSON object per line", False, f"{error}: {done.stdout[:300]!r}")
+            check(f"7: consolegate audit {label}: one JSON object per line", False, f"{error}: {done.stdout[:300]!r}")
             continue
         want = expected(where, limit)
         first_difference = next((f"#{i}: shown {s} / row {w}" for i, (s, w) in enumerate(zip(shown, want)) if s != w), "")
-        r.check(f"7: consolegate audit {label} --format json: the {len(want)} rows of consolegate.audit, oldest first",
-                shown == want and len(want) > 0, f"{len(shown)} shown, {len(want)} rows; {first_difference}")
-        r.check(f"7: consolegate audit {label}: only the documented keys, none null",
-                all(set(s) <= set(AUDIT_KEYS) and None not in s.values() for s in shown))
-    r.check("7: the filters above are not vacuous (--since leaves out the old row; --limit 7 < all rows)",
-            len(expected("time >= now() - interval '1 hour'")) == total - 1 and total > 7, f"{total} rows")
+        check(f"7: consolegate audit {label} --format json: the {len(want)} rows of consolegate.audit, oldest first",
+              shown == want and len(want) > 0, f"{len(shown)} shown, {len(want)} rows; {first_difference}")
+        check(f"7: consolegate audit {label}: only the documented keys, none null",
+              all(set(s) <= set(AUDIT_KEYS) and None not in s.values() for s in shown))
+    check("7: the filters above are not vacuous (--since leaves out the old row; --limit 7 < all rows)",
+          len(expected("time >= now() - interval '1 hour'")) == total - 1 and total > 7, f"{total} rows")
     done = command("--format", "table")
     lines = done.stdout.rstrip("\n").split("\n")
     header = lines[0].split() if lines else []
-    r.check("7: consolegate audit --format table: a header line", done.returncode == 0 and header[:3] == ["TIME", "USER", "OUTCOME"],
-            f"{done.returncode} {lines[:1]} {done.stderr.strip()}")
-    r.equal("7: consolegate audit --format table: one line per row", len(lines) - 1, total)
+    check("7: consolegate audit --format table: a header line", done.returncode == 0 and header[:3] == ["TIME", "USER", "OUTCOME"],
+          f"{done.returncode} {lines[:1]} {done.stderr.strip()}")
+    check.equal("7: consolegate audit --format table: one line per row", len(lines) - 1, total)
     done = command("--user", "nobody-at-all", "--format", "json")
-    r.check("7: a filter that matches nothing: exit 0, no output", done.returncode == 0 and done.stdout.strip() == "",
-            f"{done.returncode} {done.stdout[:200]!r} {done.stderr.strip()}")
+    check("7: a filter that matches nothing: exit 0, no output", done.returncode == 0 and done.stdout.strip() == "",
+          f"{done.returncode} {done.stdout[:200]!r} {done.stderr.strip()}")
 
     # consolegate sessions: every replica's sign-ins whose session has not expired (none was revoked here).
     done = subprocess.run([gw.binary, "sessions", "--config", config, "--format", "json"], capture_output=True, text=True, timeout=60,
@@ -561,13 +552,13 @@ def check_audit_command(r, db: Database, gw: Gateway, bob: User) -> None:
     live = [x["access_key_id"] for x in db.rows("SELECT access_key_id FROM consolegate.audit WHERE outcome = 'success' AND role IS NOT NULL "
                                                 "AND expires > now() ORDER BY time, id")]
     shown = [json.loads(line).get("access_key_id") for line in done.stdout.splitlines() if line.strip()] if done.returncode == 0 else None
-    r.check("7: consolegate sessions: exactly the unexpired sign-ins of consolegate.audit, oldest first",
-            shown == live and len(live) > 0, f"{done.returncode} {done.stderr.strip()}: shown {shown}, rows {live}")
+    check("7: consolegate sessions: exactly the unexpired sign-ins of consolegate.audit, oldest first",
+          shown == live and len(live) > 0, f"{done.returncode} {done.stderr.strip()}: shown {shown}, rows {live}")
 
 
 # --- 4: one one-time code, two replicas -------------------------------------------------------------------
 
-def check_one_time_code(r, db: Database, a: Gateway, b: Gateway, dave: User) -> None:
+def check_one_time_code(check, db: Database, a: Gateway, b: Gateway, dave: User) -> None:
     def counts() -> dict:
         return {x["outcome"]: x["n"] for x in db.rows(
             f"SELECT outcome, count(*) AS n FROM consolegate.audit WHERE user_name = '{dave.name}' GROUP BY outcome")}
@@ -590,9 +581,9 @@ def check_one_time_code(r, db: Database, a: Gateway, b: Gateway, dave: User) -> 
     statuses = sorted(s for s, _ in answers)
     urls = [x for s, x in answers if s == 200 and x and x.get("url")]
     print(f"NOTE the same code on A and B at once: {[s for s, _ in answers]}", flush=True)
-    r.equal("4: the same code on A and B concurrently: one 200 with a URL, one 401", (statuses, len(urls)), ([200, 401], 1))
-    r.equal("4: ...audited as one success and one code_reused",
-            (after.get("success", 0) - before.get("success", 0), after.get("code_reused", 0) - before.get("code_reused", 0)), (1, 1))
+    check.equal("4: the same code on A and B concurrently: one 200 with a URL, one 401", (statuses, len(urls)), ([200, 401], 1))
+    check.equal("4: ...audited as one success and one code_reused",
+                (after.get("success", 0) - before.get("success", 0), after.get("code_reused", 0) - before.get("code_reused", 0)), (1, 1))
 
     # One after the other: a new code to A, then the same code to B.
     code = a.otp(dave.name)
@@ -600,13 +591,13 @@ def check_one_time_code(r, db: Database, a: Gateway, b: Gateway, dave: User) -> 
     first = login(a, code)
     second = login(b, code)
     after = counts()
-    r.check("4: a new code on A: 200 with a URL", first[0] == 200 and bool((first[1] or {}).get("url")), f"{first}")
-    r.equal("4: the same code then on B: 401", second[0], 401)
-    r.equal("4: ...audited as one success and one code_reused",
-            (after.get("success", 0) - before.get("success", 0), after.get("code_reused", 0) - before.get("code_reused", 0)), (1, 1))
+    check("4: a new code on A: 200 with a URL", first[0] == 200 and bool((first[1] or {}).get("url")), f"{first}")
+    check.equal("4: the same code then on B: 401", second[0], 401)
+    check.equal("4: ...audited as one success and one code_reused",
+                (after.get("success", 0) - before.get("success", 0), after.get("code_reused", 0) - before.get("code_reused", 0)), (1, 1))
     # Control: B's own PAM stack and the shared state accept a code that was not used before.
     status, answer = login(b, a.otp(dave.name))
-    r.check("4: control: an unused code on B: 200 with a URL", status == 200 and bool((answer or {}).get("url")), f"{status} {answer}")
+    check("4: control: an unused code on B: 200 with a URL", status == 200 and bool((answer or {}).get("url")), f"{status} {answer}")
 
 
 # --- 5: kill -9 one replica under load through the balancer ----------------------------------------------
@@ -637,7 +628,7 @@ def is_server_error(record: dict) -> bool:
     return record["status"] is None or record["status"] >= 500
 
 
-def check_kill_under_load(r, db: Database, proxy: HAProxy, users: dict, federation: str) -> None:
+def check_kill_under_load(check, db: Database, proxy: HAProxy, users: dict, federation: str) -> None:
     victim = proxy.gateways[1]
     victim_name = proxy.names[1]
     recorder = Recorder()
@@ -692,7 +683,7 @@ def check_kill_under_load(r, db: Database, proxy: HAProxy, users: dict, federati
     records = recorder.records
     print(f"NOTE HAProxy marked {victim.host} DOWN {down_after:.2f} s after the kill" if down_after is not None
           else f"NOTE HAProxy did not mark {victim.host} DOWN within 10 s: {proxy.statuses()}", flush=True)
-    r.check("5: HAProxy marks the killed replica DOWN within 3 s", down_after is not None and down_after < 3, f"{proxy.statuses()}")
+    check("5: HAProxy marks the killed replica DOWN within 3 s", down_after is not None and down_after < 3, f"{proxy.statuses()}")
 
     good = [x for x in records if x["good"]]
     bad = [x for x in records if not x["good"]]
@@ -703,21 +694,21 @@ def check_kill_under_load(r, db: Database, proxy: HAProxy, users: dict, federati
         statuses[x["status"]] = statuses.get(x["status"], 0) + 1
     print(f"NOTE {len(records)} requests in {LOAD_SECONDS:.0f} s ({len(good)} right passwords, {len(bad)} wrong): {statuses}; "
           f"names retired after an error: {retired}", flush=True)
-    r.check("5: the load ran: at least 300 sign-ins, and some after the kill",
-            len(ok) >= 300 and any(x["start"] > kill_end for x in ok), f"{len(ok)} sign-ins")
+    check("5: the load ran: at least 300 sign-ins, and some after the kill",
+          len(ok) >= 300 and any(x["start"] > kill_end for x in ok), f"{len(ok)} sign-ins")
 
     wrong = [x for x in good if not (is_server_error(x) or (x["status"] == 200 and str(x["answer"].get("url", "")).startswith(federation + "?")))]
     wrong += [x for x in bad if not (is_server_error(x) or x["status"] in (401, 429))]
-    r.check("5: no wrong answer (right password: 200 with a URL or 5xx; wrong password: 401/429 or 5xx)", not wrong,
-            f"{len(wrong)} wrong, e.g. {wrong[:3]}")
+    check("5: no wrong answer (right password: 200 with a URL or 5xx; wrong password: 401/429 or 5xx)", not wrong,
+          f"{len(wrong)} wrong, e.g. {wrong[:3]}")
 
     outside = [x for x in errors if not (x["start"] < kill_end and x["end"] > kill_begin)]
     print(f"NOTE {len(errors)} 5xx/unanswered, in flight at the kill: "
           f"{[(x['status'], round(x['start'] - kill_begin, 3), round(x['end'] - kill_begin, 3)) for x in errors][:10]}", flush=True)
-    r.check("5: every 5xx (or unanswered request) was in flight at the kill; none outside it", not outside,
-            f"{len(outside)} outside, e.g. {outside[:3]}")
-    r.check("5: no more 5xx than requests the balancer can have had in flight on the killed replica",
-            len(errors) <= len(workers), f"{len(errors)}")
+    check("5: every 5xx (or unanswered request) was in flight at the kill; none outside it", not outside,
+          f"{len(outside)} outside, e.g. {outside[:3]}")
+    check("5: no more 5xx than requests the balancer can have had in flight on the killed replica",
+          len(errors) <= len(workers), f"{len(errors)}")
 
     # Every URL handed out has its audit row: a success row for that user, with a session name and an access
     # key id, written while the request was being answered; one row per 200.
@@ -735,16 +726,16 @@ def check_kill_under_load(r, db: Database, proxy: HAProxy, users: dict, federati
             unmatched.append(x)
         else:
             candidates.remove(match)
-    r.check(f"5: each of the {len(ok)} URLs has its own success row (user, session name, access key id, time within the request)",
-            not unmatched, f"{len(unmatched)} without, e.g. {unmatched[:3]}")
+    check(f"5: each of the {len(ok)} URLs has its own success row (user, session name, access key id, time within the request)",
+          not unmatched, f"{len(unmatched)} without, e.g. {unmatched[:3]}")
     leftover = sum(len(v) for v in by_user.values())
     print(f"NOTE success rows without a 200 (minted for a request cut off by the kill): {leftover}", flush=True)
-    r.check("5: success rows without a delivered URL only for requests cut off by the kill", leftover <= len(errors), f"{leftover}")
+    check("5: success rows without a delivered URL only for requests cut off by the kill", leftover <= len(errors), f"{leftover}")
 
 
 # --- 6: PostgreSQL stopped under load --------------------------------------------------------------------
 
-def check_postgres_outage(r, pg: Postgres, db: Database, gateways: list[Gateway], load_users: list[User], probes: list[User]) -> None:
+def check_postgres_outage(check, pg: Postgres, db: Database, gateways: list[Gateway], load_users: list[User], probes: list[User]) -> None:
     recorder = Recorder()
     stop = threading.Event()
     pids = [gw.process.pid for gw in gateways]
@@ -808,9 +799,9 @@ def check_postgres_outage(r, pg: Postgres, db: Database, gateways: list[Gateway]
 
     for gw in gateways:
         after, body = degraded.get(gw.host, (None, {}))
-        r.check(f"6: /healthz on {gw.host} turns 503 degraded (reason postgres: …) within 3 s",
-                after is not None and after <= 3.0 and body.get("status") == "degraded" and str(body.get("reason", "")).startswith("postgres:"),
-                f"after {after} s: {body}")
+        check(f"6: /healthz on {gw.host} turns 503 degraded (reason postgres: …) within 3 s",
+              after is not None and after <= 3.0 and body.get("status") == "degraded" and str(body.get("reason", "")).startswith("postgres:"),
+              f"after {after} s: {body}")
         if after is not None:
             print(f"NOTE {gw.host} /healthz degraded {after:.2f} s after PostgreSQL was down: {body}", flush=True)
 
@@ -821,19 +812,19 @@ def check_postgres_outage(r, pg: Postgres, db: Database, gateways: list[Gateway]
     worst = max((x["end"] - x["start"] for x in while_down), default=0.0)
     print(f"NOTE {len(while_down)} logins while PostgreSQL was down: {sorted({x['status'] for x in while_down}, key=str)}; "
           f"slowest answer {worst * 1000:.0f} ms; {len(in_flight)} in flight at the stop: {[x['status'] for x in in_flight]}", flush=True)
-    r.check(f"6: logins were tried while PostgreSQL was down (at least {2 * len(load_users)})", len(while_down) >= 2 * len(load_users),
-            f"{len(while_down)}")
-    r.check("6: every login while PostgreSQL was down: 503 with a JSON error",
-            all(x["status"] == 503 and "error" in x["answer"] for x in while_down),
-            f"{[(x['status'], x['answer']) for x in while_down if x['status'] != 503 or 'error' not in x['answer']][:5]}")
-    r.check(f"6: ...each answered within state.postgres.timeout + {STATE_TIMEOUT_MARGIN:g} s "
-            f"({STATE_TIMEOUT + STATE_TIMEOUT_MARGIN:g} s; slowest {worst * 1000:.0f} ms)", not slow,
-            f"{[(x['status'], round(x['end'] - x['start'], 2)) for x in slow][:5]}")
-    r.check("6: no URL issued while PostgreSQL was down (no 200 for a login started after the stop)",
-            not any(x["status"] == 200 for x in while_down))
-    r.check("6: logins in flight at the stop: 200 with a URL or 503, nothing else",
-            all((x["status"] == 200 and x["answer"].get("url")) or x["status"] == 503 for x in in_flight),
-            f"{[(x['status'], x.get('error')) for x in in_flight]}")
+    check(f"6: logins were tried while PostgreSQL was down (at least {2 * len(load_users)})", len(while_down) >= 2 * len(load_users),
+          f"{len(while_down)}")
+    check("6: every login while PostgreSQL was down: 503 with a JSON error",
+          all(x["status"] == 503 and "error" in x["answer"] for x in while_down),
+          f"{[(x['status'], x['answer']) for x in while_down if x['status'] != 503 or 'error' not in x['answer']][:5]}")
+    check(f"6: ...each answered within state.postgres.timeout + {STATE_TIMEOUT_MARGIN:g} s "
+          f"({STATE_TIMEOUT + STATE_TIMEOUT_MARGIN:g} s; slowest {worst * 1000:.0f} ms)", not slow,
+          f"{[(x['status'], round(x['end'] - x['start'], 2)) for x in slow][:5]}")
+    check("6: no URL issued while PostgreSQL was down (no 200 for a login started after the stop)",
+          not any(x["status"] == 200 for x in while_down))
+    check("6: logins in flight at the stop: 200 with a URL or 503, nothing else",
+          all((x["status"] == 200 and x["answer"].get("url")) or x["status"] == 503 for x in in_flight),
+          f"{[(x['status'], x.get('error')) for x in in_flight]}")
 
     # Back: every replica signs in again within 5 s, with no restart.
     for gw, user in zip(gateways, probes):
@@ -846,8 +837,8 @@ def check_postgres_outage(r, pg: Postgres, db: Database, gateways: list[Gateway]
 
         ok = wait_until(signed_in, 5.0 - (time.monotonic() - start_end), 0.1)
         took = time.monotonic() - start_end
-        r.check(f"6: {gw.host} signs in again within 5 s of PostgreSQL's start ({took:.2f} s; answers {tries})", bool(ok) and took < 5.0,
-                f"{tries}")
+        check(f"6: {gw.host} signs in again within 5 s of PostgreSQL's start ({took:.2f} s; answers {tries})", bool(ok) and took < 5.0,
+              f"{tries}")
     def healthy(gw: Gateway) -> bool:
         try:
             return gw.http("GET", "/healthz", timeout=2)[0] == 200
@@ -856,17 +847,17 @@ def check_postgres_outage(r, pg: Postgres, db: Database, gateways: list[Gateway]
 
     for gw in gateways:
         ok = wait_until(lambda: healthy(gw), max(0.1, 5.0 - (time.monotonic() - start_end)), 0.1)
-        r.check(f"6: {gw.host} /healthz back to 200 within 5 s", bool(ok))
-    r.check("6: no replica restarted (same processes, all running)",
-            [gw.process.pid for gw in gateways] == pids and all(gw.process.poll() is None for gw in gateways))
+        check(f"6: {gw.host} /healthz back to 200 within 5 s", bool(ok))
+    check("6: no replica restarted (same processes, all running)",
+          [gw.process.pid for gw in gateways] == pids and all(gw.process.poll() is None for gw in gateways))
     rows = db.scalar(f"SELECT count(*) FROM consolegate.audit WHERE outcome = 'success' AND user_name IN "
                      f"({', '.join(repr(u.name) for u in probes)})")
-    r.equal("6: the sign-ins after the outage are audited", rows, len(probes))
+    check.equal("6: the sign-ins after the outage are audited", rows, len(probes))
 
 
 # --- 8: the hardened setup: an owner role migrates, the service role may only append ---------------------
 
-def check_hardened_roles(r, pg: Postgres, db: Database, users: list[User], rules: list[Rule]) -> None:
+def check_hardened_roles(check, pg: Postgres, db: Database, users: list[User], rules: list[Rule]) -> None:
     service = db.name + "_service"
     db.add_role(service)
     gw = Gateway(users, rules, host=REPLICA_HOSTS[0], postgres=db.settings(service), system_pam=True)
@@ -881,45 +872,63 @@ def check_hardened_roles(r, pg: Postgres, db: Database, users: list[User], rules
     finally:
         shutil.rmtree(gw.directory, ignore_errors=True)
         gw.directory = None
-    r.check("8: consolegate migrate --url postgres://owner@… --grant-to service: exit 0", done.returncode == 0,
-            f"{done.returncode}: {done.stdout.strip()} {done.stderr.strip()}")
+    check("8: consolegate migrate --url postgres://owner@… --grant-to service: exit 0", done.returncode == 0,
+          f"{done.returncode}: {done.stdout.strip()} {done.stderr.strip()}")
     print(f"NOTE migrate said: {done.stdout.strip()}", flush=True)
-    r.equal("8: schema_version: version 1, applied by the owner role",
-            [(x["version"], x["applied_by"]) for x in db.rows("SELECT version, applied_by FROM consolegate.schema_version")],
-            [(1, db.owner)])
+    check.equal("8: schema_version: version 1, applied by the owner role",
+                [(x["version"], x["applied_by"]) for x in db.rows("SELECT version, applied_by FROM consolegate.schema_version")],
+                [(1, db.owner)])
 
     def as_service(sql: str) -> subprocess.CompletedProcess:
         return pg.psql(sql, db.name, user=service, password=db.passwords[service])
 
     done = as_service("INSERT INTO consolegate.audit (time, request_id, front_end, user_name, client, outcome, detail) "
                       "VALUES (now(), 'ha-test', 'api', 'svc-check', '127.0.0.1', 'authentication_failed', 'inserted as the service role')")
-    r.check("8: the service role may INSERT into consolegate.audit", done.returncode == 0, done.stderr.strip())
+    check("8: the service role may INSERT into consolegate.audit", done.returncode == 0, done.stderr.strip())
     done = as_service("SELECT count(*) FROM consolegate.audit")
-    r.check("8: the service role may SELECT from consolegate.audit", done.returncode == 0 and done.stdout.strip() == "1",
-            f"{done.stdout.strip()} {done.stderr.strip()}")
+    check("8: the service role may SELECT from consolegate.audit", done.returncode == 0 and done.stdout.strip() == "1",
+          f"{done.stdout.strip()} {done.stderr.strip()}")
     for statement in ("DELETE FROM consolegate.audit", "UPDATE consolegate.audit SET user_name = 'x'", "TRUNCATE consolegate.audit"):
         done = as_service(statement)
-        r.check(f"8: the service role: {statement}: permission denied", done.returncode != 0 and "permission denied" in done.stderr,
-                f"{done.returncode} {done.stderr.strip()}")
-    r.equal("8: the row is still there, unchanged",
-            db.rows("SELECT user_name FROM consolegate.audit"), [{"user_name": "svc-check"}])
+        check(f"8: the service role: {statement}: permission denied", done.returncode != 0 and "permission denied" in done.stderr,
+              f"{done.returncode} {done.stderr.strip()}")
+    check.equal("8: the row is still there, unchanged",
+                db.rows("SELECT user_name FROM consolegate.audit"), [{"user_name": "svc-check"}])
 
     try:
         gw.start()
         status, answer = api_login(gw.host, gw.port, username=users[0].name, password=users[0].password)
-        r.check("8: a replica running as the service role starts (healthy) and serves a login: 200 with a URL",
-                status == 200 and bool((answer or {}).get("url")), f"{status} {answer}")
-        r.check("8: ...without doing any DDL (no migration in its log; still one schema_version row)",
-                "applied schema migration" not in gw.log and db.scalar("SELECT count(*) FROM consolegate.schema_version") == 1)
-        r.equal("8: its sign-in is in the trail", db.scalar(
-            f"SELECT count(*) FROM consolegate.audit WHERE outcome = 'success' AND user_name = '{users[0].name}'"), 1)
+        check("8: a replica running as the service role starts (healthy) and serves a login: 200 with a URL",
+              status == 200 and bool((answer or {}).get("url")), f"{status} {answer}")
+        check("8: ...without doing any DDL (no migration in its log; still one schema_version row)",
+              "applied schema migration" not in gw.log and db.scalar("SELECT count(*) FROM consolegate.schema_version") == 1)
+        check.equal("8: its sign-in is in the trail", db.scalar(
+                f"SELECT count(*) FROM consolegate.audit WHERE outcome = 'success' AND user_name = '{users[0].name}'"), 1)
     finally:
         stop_replica(gw)
 
 
-# --- the run ----------------------------------------------------------------------------------------------
 
-def main(r) -> None:
+
+# --- the tests --------------------------------------------------------------------------------------------
+
+BOB = User("bob", "bob-ha-pw", groups=["staff"])
+CAROL = User("carol", "carol-ha-pw", groups=["staff", "aws-admins"])
+DAVE = User("dave", "dave-ha-pw", groups=["staff"])
+ERIN = User("erin", "erin-ha-pw", groups=["staff"])
+# 5: right-password names are each used by one worker only; wrong passwords go to names of their own.
+GOOD = [[User(f"ok{w}x{i}", f"ok{w}x{i}-pw", groups=["staff"]) for i in range(4)] for w in range(4)]
+WRONG_REAL = [User(f"mallory{i}", f"mallory{i}-pw", groups=["staff"]) for i in range(3)]
+# 6: the load, and a probe per replica for the way back.
+LOAD_USERS = [User(f"steady{i}", f"steady{i}-pw", groups=["staff"]) for i in range(3)]
+PROBES = [User(f"probe{i}", f"probe{i}-pw", groups=["staff"]) for i in range(3)]
+EVERYONE = [BOB, CAROL, DAVE, ERIN, *[u for pool in GOOD for u in pool], *WRONG_REAL, *LOAD_USERS, *PROBES]
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """The throwaway PostgreSQL, after checking what every test needs; started again at the end if a test left
+    it stopped."""
     if os.getuid() != 0:
         raise SetupError("run as root: the replicas drop to the consolegate user, as in production")
     if not shutil.which("haproxy"):
@@ -928,82 +937,89 @@ def main(r) -> None:
     pg = Postgres()
     if not pg.is_up():
         raise SetupError(f"PostgreSQL does not answer on 127.0.0.1:{pg.port}")
-    federation = os.environ["CONSOLEGATE_TEST_FEDERATION_URL"]
-    started_at = time.monotonic()
     try:
-        checks(r, pg, federation)
+        yield pg
     finally:
         if not pg.is_up():
             print("NOTE PostgreSQL was down at the end: starting it again", flush=True)
             pg.ctl("start")
-    print(f"TIME total: {time.monotonic() - started_at:.1f} s", flush=True)
 
 
-def checks(r, pg: Postgres, federation: str) -> None:
-    bob = User("bob", "bob-ha-pw", groups=["staff"])
-    carol = User("carol", "carol-ha-pw", groups=["staff", "aws-admins"])
-    dave = User("dave", "dave-ha-pw", groups=["staff"])
-    erin = User("erin", "erin-ha-pw", groups=["staff"])
-    # 5: right-password names are each used by one worker only; wrong passwords go to names of their own.
-    good = [[User(f"ok{w}x{i}", f"ok{w}x{i}-pw", groups=["staff"]) for i in range(4)] for w in range(4)]
-    wrong_real = [User(f"mallory{i}", f"mallory{i}-pw", groups=["staff"]) for i in range(3)]
-    load_users = [User(f"steady{i}", f"steady{i}-pw", groups=["staff"]) for i in range(3)]
-    probes = [User(f"probe{i}", f"probe{i}-pw", groups=["staff"]) for i in range(3)]
-    everyone = [bob, carol, dave, erin, *[u for pool in good for u in pool], *wrong_real, *load_users, *probes]
-    with SystemAccounts(everyone):
-        scenarios(r, pg, federation, bob=bob, carol=carol, dave=dave, erin=erin, good=good, wrong_real=wrong_real,
-                  load_users=load_users, probes=probes)
+@pytest.fixture(scope="module", autouse=True)
+def accounts(pg):
+    """Every test's users, as throwaway accounts of this host."""
+    with SystemAccounts(EVERYONE) as accounts:
+        yield accounts
 
 
-def scenarios(r, pg: Postgres, federation: str, *, bob: User, carol: User, dave: User, erin: User, good: list[list[User]],
-              wrong_real: list[User], load_users: list[User], probes: list[User]) -> None:
-    read_only, admin, billing = role("ConsoleReadOnly"), role("ConsoleAdmin"), role("ConsoleBilling")
-    # 1, 3, 2, 7: three replicas on one new database, HAProxy in front for the guesses.
-    per_user = 5
-    rules = [Rule(admin, groups=["aws-admins"]), Rule(read_only, groups=["staff"])]
-    with Database(pg, "shared") as db, contextlib.ExitStack() as cluster:
-        gateways = errors = None
-        with timed(r, "1: three replicas start together on an empty database; the schema is created once"):
-            r.equal("1: the database is empty (no schema consolegate) before the start",
-                    db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'consolegate'"), 0)
-            gateways, errors = cluster.enter_context(replicas([bob, carol], rules, db, per_user=per_user, failure_floor="200ms"))
-            check_simultaneous_start(r, db, gateways, errors)
-        with timed(r, "3: a web role choice made on A, finished on B, replayed on C"):
-            check_web_role_choice(r, db, started(gateways, errors, "3"), carol)
-        with timed(r, "2: 200 concurrent wrong guesses through the balancer"):
-            with HAProxy(started(gateways, errors, "2")) as proxy:
-                check_brute_force(r, db, proxy, bob, per_user)
-        with timed(r, "7: consolegate audit against consolegate.audit"):
-            check_audit_command(r, db, started(gateways, errors, "7")[0], bob)
+class TestSharedDatabase:
+    """1, 3, 2, 7: three replicas on one new database, HAProxy in front for the guesses. The tests run in this
+    order and build on each other: 7 reads the rows that 3 and 2 wrote."""
 
-    # 4: one-time codes, two replicas with their own pam_oath files.
-    with timed(r, "4: one one-time code on two replicas"), Database(pg, "otp") as db:
+    PER_USER = 5
+
+    @pytest.fixture(scope="class")
+    def shared(self, pg):
+        """The database, how many consolegate schemas it had before the replicas started (1 checks that it was
+        none), and the replicas, started at the same moment: (gateways, start errors)."""
+        rules = [Rule(role("ConsoleAdmin"), groups=["aws-admins"]), Rule(role("ConsoleReadOnly"), groups=["staff"])]
+        with Database(pg, "shared") as db:
+            schemas = db.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'consolegate'")
+            with replicas([BOB, CAROL], rules, db, per_user=self.PER_USER, failure_floor="200ms") as (gateways, errors):
+                yield SimpleNamespace(db=db, schemas_before_start=schemas, gateways=gateways, errors=errors)
+
+    def test_1_simultaneous_start(self, shared, check):
+        """Three replicas start together on an empty database; the schema is created once."""
+        check.equal("1: the database is empty (no schema consolegate) before the start", shared.schemas_before_start, 0)
+        check_simultaneous_start(check, shared.db, shared.gateways, shared.errors)
+
+    def test_3_role_choice_across_replicas(self, shared, check):
+        """A web role choice made on A, finished on B, replayed on C."""
+        check_web_role_choice(check, shared.db, started(shared.gateways, shared.errors, "3"), CAROL)
+
+    def test_2_concurrent_guesses_through_the_balancer(self, shared, check):
+        """200 concurrent wrong guesses through the balancer."""
+        with HAProxy(started(shared.gateways, shared.errors, "2")) as proxy:
+            check_brute_force(check, shared.db, proxy, BOB, self.PER_USER)
+
+    def test_7_audit_command(self, shared, check):
+        """consolegate audit (and sessions) against consolegate.audit."""
+        check_audit_command(check, shared.db, started(shared.gateways, shared.errors, "7")[0], BOB)
+
+
+def test_4_one_time_code_on_two_replicas(pg, check):
+    """One one-time code on two replicas with their own pam_oath files."""
+    with Database(pg, "otp") as db:
         # per_user_in_flight 2: both concurrent attempts reach PAM (with 1 the second would be throttled first).
-        with replicas([dave], [Rule(read_only, groups=["staff"])], db, hosts=REPLICA_HOSTS[:2], secrets=("password", "otp"),
-                      per_user=20, lockout_extra=("per_user_in_flight: 2",)) as (gateways, errors):
+        with replicas([DAVE], [Rule(role("ConsoleReadOnly"), groups=["staff"])], db, hosts=REPLICA_HOSTS[:2],
+                      secrets=("password", "otp"), per_user=20, lockout_extra=("per_user_in_flight: 2",)) as (gateways, errors):
             a, b = started(gateways, errors, "4")
-            check_one_time_code(r, db, a, b, dave)
+            check_one_time_code(check, db, a, b, DAVE)
 
-    # 8: the hardened roles.
-    with timed(r, "8: owner migrates, the service role may only append to the trail"), Database(pg, "hardened") as db:
-        check_hardened_roles(r, pg, db, [erin], [Rule(read_only, groups=["staff"])])
 
-    # 5: kill -9 under load. Every request through HAProxy comes from 127.0.0.1, so the address limits are
-    # raised; a right-password name is used by one worker only (per_user_in_flight 1), wrong-password traffic
-    # has names of its own (real users and unknown names).
-    bad = [[u.name for u in wrong_real], [f"nobody{i}" for i in range(3)]]
-    with timed(r, f"5: kill -9 of a replica during {LOAD_SECONDS:.0f} s of logins through the balancer"), Database(pg, "kill") as db:
-        with replicas([u for pool in good for u in pool] + wrong_real, [Rule(billing, groups=["staff"])], db, per_user=1000,
-                      failure_floor="200ms", lockout_extra=("per_address: 100000", "per_address_in_flight: 64")) as (gateways, errors):
+def test_8_hardened_roles(pg, check):
+    """The owner role migrates; the service role may only append to the trail."""
+    with Database(pg, "hardened") as db:
+        check_hardened_roles(check, pg, db, [ERIN], [Rule(role("ConsoleReadOnly"), groups=["staff"])])
+
+
+def test_5_kill_under_load(pg, check):
+    """kill -9 of a replica during 60 s of logins through the balancer. Every request through HAProxy comes from
+    127.0.0.1, so the address limits are raised; a right-password name is used by one worker only
+    (per_user_in_flight 1), wrong-password traffic has names of its own (real users and unknown names)."""
+    federation = os.environ["CONSOLEGATE_TEST_FEDERATION_URL"]
+    bad = [[u.name for u in WRONG_REAL], [f"nobody{i}" for i in range(3)]]
+    with Database(pg, "kill") as db:
+        with replicas([u for pool in GOOD for u in pool] + WRONG_REAL, [Rule(role("ConsoleBilling"), groups=["staff"])], db,
+                      per_user=1000, failure_floor="200ms",
+                      lockout_extra=("per_address: 100000", "per_address_in_flight: 64")) as (gateways, errors):
             with HAProxy(started(gateways, errors, "5")) as proxy:
-                check_kill_under_load(r, db, proxy, {"good": good, "bad": bad}, federation)
+                check_kill_under_load(check, db, proxy, {"good": GOOD, "bad": bad}, federation)
 
-    # 6: PostgreSQL stopped under load, straight to the replicas.
-    with timed(r, "6: PostgreSQL stopped and started under load"), Database(pg, "outage") as db:
-        with replicas(load_users + probes, [Rule(read_only, groups=["staff"])], db,
+
+def test_6_postgres_outage(pg, check):
+    """PostgreSQL stopped and started under load, straight to the replicas."""
+    with Database(pg, "outage") as db:
+        with replicas(LOAD_USERS + PROBES, [Rule(role("ConsoleReadOnly"), groups=["staff"])], db,
                       lockout_extra=("per_address_in_flight: 64",)) as (gateways, errors):
-            check_postgres_outage(r, pg, db, started(gateways, errors, "6"), load_users, probes)
-
-
-if __name__ == "__main__":
-    run(main)
+            check_postgres_outage(check, pg, db, started(gateways, errors, "6"), LOAD_USERS, PROBES)

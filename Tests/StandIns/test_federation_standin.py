@@ -1,9 +1,9 @@
-#!/usr/bin/env python3
 """Checks federation_standin.py against a real moto_server.
 
-Run: python3 test_federation_standin.py
-Starts moto_server and the stand-in on free ports, runs every check, stops
-both servers whatever happens, and ends with "N passed, M failed".
+    python3 -m pytest Tests/StandIns/test_federation_standin.py
+
+Starts moto_server and two stand-ins (one with a 1 s token lifetime) on free ports for the module, and stops
+them whatever happens. The tests share the stand-ins; the last one stops the main stand-in with SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.request
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import botocore.session
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "federation_standin.py")
@@ -145,99 +146,6 @@ def token_from(resp) -> str:
     return token
 
 
-# --- the checks ------------------------------------------------------------
-
-def build_checks(si: Standin, aws: dict, ctx: dict):
-    role, fed = aws["role"], aws["fed"]
-
-    def role_token_get_and_login():
-        token = token_from(si.get_token(role))
-        status, headers, _ = si.login(token)
-        assert status == 302, status
-        assert headers["Location"] == DEST, headers["Location"]
-        assert headers["X-Standin-Principal"] == aws["role_arn"], headers["X-Standin-Principal"]
-        assert headers["X-Standin-Session-Duration"] == "default"
-        ctx["secrets"].append(token)
-        # One-time: the same token must not work twice.
-        assert_bare_400(si.login(token))
-
-    def role_token_post_form():
-        token = token_from(si.get_token(role, post=True, duration=3600))
-        status, headers, _ = si.login(token)
-        assert status == 302, status
-        assert headers["X-Standin-Session-Duration"] == "3600"
-        ctx["secrets"].append(token)
-
-    def session_duration_bounds():
-        for bad in (899, 43201, "abc", "+900", ""):
-            assert_bare_400(si.get_token(role, duration=bad))
-        for good in (900, 43200):
-            token_from(si.get_token(role, duration=good))
-
-    def long_term_keys_refused():
-        no_token = {"sessionId": "AKIDTEST", "sessionKey": "secret"}
-        assert_bare_400(si.get_token(no_token))
-        assert_bare_400(si.get_token(dict(no_token, sessionToken="")))
-
-    def malformed_session_refused():
-        assert_bare_400(si.get_token(None, session="{not json"))
-        assert_bare_400(si.get_token(None, session='["a", "b", "c"]'))
-        assert_bare_400(si.request("GET", "/federation", params={"Action": "getSigninToken"}))
-
-    def federation_token_creds():
-        assert_bare_400(si.get_token(fed, duration=3600))
-        token = token_from(si.get_token(fed))
-        status, headers, _ = si.login(token)
-        assert status == 302, status
-        assert headers["X-Standin-Principal"] == aws["fed_arn"], headers["X-Standin-Principal"]
-
-    def session_token_creds_refused():
-        # AWS does not let GetSessionToken credentials sign in to the console.
-        assert_bare_400(si.get_token(aws["plain"]))
-
-    def unknown_credentials_refused():
-        # moto answers GetCallerIdentity for any keys (user/moto); still refused.
-        assert_bare_400(si.get_token({"sessionId": "ASIAFAKE", "sessionKey": "x",
-                                      "sessionToken": "made-up"}))
-
-    def login_refusals():
-        assert_bare_400(si.login("no-such-token"))
-        token = token_from(si.get_token(role))
-        assert_bare_400(si.login(token, destination=None))
-        assert_bare_400(si.login(token, destination="http://console.aws.amazon.com/"))
-        assert_bare_400(si.login(token, destination="/relative/path"))
-        # A refused destination does not burn the token.
-        assert si.login(token)[0] == 302
-
-    def other_actions_and_paths():
-        assert_bare_400(si.request("GET", "/federation", params={"Action": "logout"}))
-        assert_bare_400(si.request("GET", "/federation"))
-        assert_bare_400(si.request("GET", "/other", params={"Action": "getSigninToken"}))
-        token = token_from(si.get_token(role))
-        assert_bare_400(si.request("POST", "/federation", form={
-            "Action": "login", "SigninToken": token, "Destination": DEST}))
-
-    def fail_next_injects_503s():
-        status, _, _ = si.request("POST", "/standin/fail-next", form={"count": "2", "status": "503"})
-        assert status == 204, status
-        for _ in range(2):
-            status, headers, body = si.get_token(role)
-            assert status == 503, status
-            assert headers.get_content_type() == "text/html" and "503" in body, body
-        token_from(si.get_token(role))
-
-    def token_expires():
-        short = ctx["short"]
-        token = token_from(short.get_token(role))
-        time.sleep(1.3)
-        assert_bare_400(short.login(token))
-
-    return [role_token_get_and_login, role_token_post_form, session_duration_bounds,
-            long_term_keys_refused, malformed_session_refused, federation_token_creds,
-            session_token_creds_refused, unknown_credentials_refused, login_refusals,
-            other_actions_and_paths, fail_next_injects_503s, token_expires]
-
-
 def make_aws_fixtures(moto_url: str) -> dict:
     session = botocore.session.get_session()
     kw = dict(endpoint_url=moto_url, region_name="us-east-1",
@@ -260,8 +168,12 @@ def make_aws_fixtures(moto_url: str) -> dict:
     }
 
 
-def main() -> int:
-    passed = failed = 0
+# --- the stand-ins for the module ------------------------------------------
+
+@pytest.fixture(scope="module")
+def servers():
+    """moto_server, the main stand-in and a short one (--token-ttl 1), the AWS credentials to sign in with, and the
+    sign-in tokens the tests used (which the log must not show)."""
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory(prefix="federation-standin-") as workdir:
         try:
@@ -283,47 +195,133 @@ def main() -> int:
             line = main_proc.stdout.readline()
             assert line == f"listening on {port}\n", repr(line)
 
-            aws = make_aws_fixtures(moto_url)
-            ctx = {"short": Standin(short_port), "secrets": []}
-            for check in build_checks(Standin(port), aws, ctx):
-                try:
-                    check()
-                    passed += 1
-                    print(f"PASS {check.__name__}")
-                except Exception:
-                    failed += 1
-                    print(f"FAIL {check.__name__}")
-                    traceback.print_exc()
-
-            # Clean exit on SIGTERM, port file removed, and no secrets in the log.
-            try:
-                main_proc.send_signal(signal.SIGTERM)
-                rc = main_proc.wait(timeout=5)
-                assert rc == 0, f"exit code {rc}"
-                assert not os.path.exists(port_file), "port file left behind"
-                with open(os.path.join(workdir, "main.stderr")) as f:
-                    log = f.read()
-                assert "GET /federation action=getSigninToken status=200" in log, log[:500]
-                leaks = [aws["role"]["sessionKey"], aws["role"]["sessionToken"],
-                         aws["fed"]["sessionToken"], "Session=", *ctx["secrets"]]
-                found = [s[:12] for s in leaks if s in log]
-                assert not found, f"log leaks {found}"
-                passed += 1
-                print("PASS sigterm_exit_and_quiet_log")
-            except Exception:
-                failed += 1
-                print("FAIL sigterm_exit_and_quiet_log")
-                traceback.print_exc()
-        except Exception:
-            failed += 1
-            print("FAIL setup")
-            traceback.print_exc()
+            yield SimpleNamespace(si=Standin(port), short=Standin(short_port), aws=make_aws_fixtures(moto_url),
+                                  secrets=[], main_proc=main_proc, port_file=port_file,
+                                  log_path=os.path.join(workdir, "main.stderr"))
         finally:
             for proc in reversed(procs):
                 stop(proc)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@pytest.fixture
+def si(servers) -> Standin:
+    return servers.si
+
+
+@pytest.fixture
+def aws(servers) -> dict:
+    return servers.aws
+
+
+# --- the checks ------------------------------------------------------------
+
+def test_role_token_get_and_login(si, aws, servers):
+    token = token_from(si.get_token(aws["role"]))
+    status, headers, _ = si.login(token)
+    assert status == 302, status
+    assert headers["Location"] == DEST, headers["Location"]
+    assert headers["X-Standin-Principal"] == aws["role_arn"], headers["X-Standin-Principal"]
+    assert headers["X-Standin-Session-Duration"] == "default"
+    servers.secrets.append(token)
+    # One-time: the same token must not work twice.
+    assert_bare_400(si.login(token))
+
+
+def test_role_token_post_form(si, aws, servers):
+    token = token_from(si.get_token(aws["role"], post=True, duration=3600))
+    status, headers, _ = si.login(token)
+    assert status == 302, status
+    assert headers["X-Standin-Session-Duration"] == "3600"
+    servers.secrets.append(token)
+
+
+def test_session_duration_bounds(si, aws):
+    for bad in (899, 43201, "abc", "+900", ""):
+        assert_bare_400(si.get_token(aws["role"], duration=bad))
+    for good in (900, 43200):
+        token_from(si.get_token(aws["role"], duration=good))
+
+
+def test_long_term_keys_refused(si):
+    no_token = {"sessionId": "AKIDTEST", "sessionKey": "secret"}
+    assert_bare_400(si.get_token(no_token))
+    assert_bare_400(si.get_token(dict(no_token, sessionToken="")))
+
+
+def test_malformed_session_refused(si):
+    assert_bare_400(si.get_token(None, session="{not json"))
+    assert_bare_400(si.get_token(None, session='["a", "b", "c"]'))
+    assert_bare_400(si.request("GET", "/federation", params={"Action": "getSigninToken"}))
+
+
+def test_federation_token_creds(si, aws):
+    assert_bare_400(si.get_token(aws["fed"], duration=3600))
+    token = token_from(si.get_token(aws["fed"]))
+    status, headers, _ = si.login(token)
+    assert status == 302, status
+    assert headers["X-Standin-Principal"] == aws["fed_arn"], headers["X-Standin-Principal"]
+
+
+def test_session_token_creds_refused(si, aws):
+    # AWS does not let GetSessionToken credentials sign in to the console.
+    assert_bare_400(si.get_token(aws["plain"]))
+
+
+def test_unknown_credentials_refused(si):
+    # moto answers GetCallerIdentity for any keys (user/moto); still refused.
+    assert_bare_400(si.get_token({"sessionId": "ASIAFAKE", "sessionKey": "x",
+                                  "sessionToken": "made-up"}))
+
+
+def test_login_refusals(si, aws):
+    assert_bare_400(si.login("no-such-token"))
+    token = token_from(si.get_token(aws["role"]))
+    assert_bare_400(si.login(token, destination=None))
+    assert_bare_400(si.login(token, destination="http://console.aws.amazon.com/"))
+    assert_bare_400(si.login(token, destination="/relative/path"))
+    # A refused destination does not burn the token.
+    assert si.login(token)[0] == 302
+
+
+def test_other_actions_and_paths(si, aws):
+    assert_bare_400(si.request("GET", "/federation", params={"Action": "logout"}))
+    assert_bare_400(si.request("GET", "/federation"))
+    assert_bare_400(si.request("GET", "/other", params={"Action": "getSigninToken"}))
+    token = token_from(si.get_token(aws["role"]))
+    assert_bare_400(si.request("POST", "/federation", form={
+        "Action": "login", "SigninToken": token, "Destination": DEST}))
+
+
+def test_fail_next_injects_503s(si, aws):
+    status, _, _ = si.request("POST", "/standin/fail-next", form={"count": "2", "status": "503"})
+    assert status == 204, status
+    for _ in range(2):
+        status, headers, body = si.get_token(aws["role"])
+        assert status == 503, status
+        assert headers.get_content_type() == "text/html" and "503" in body, body
+    token_from(si.get_token(aws["role"]))
+
+
+def test_token_expires(servers, aws):
+    token = token_from(servers.short.get_token(aws["role"]))
+    time.sleep(1.3)  # the token's lifetime (--token-ttl 1) and a margin: a measured window, not a wait for an event
+    assert_bare_400(servers.short.login(token))
+
+
+def test_sigterm_exit_and_quiet_log(si, aws, servers):
+    """Last: a clean exit on SIGTERM, the port file removed, and no secrets in the log."""
+    # A sign-in of its own, so that the log has one to show whatever ran before.
+    token = token_from(si.get_token(aws["role"]))
+    assert si.login(token)[0] == 302
+    servers.secrets.append(token)
+    servers.main_proc.send_signal(signal.SIGTERM)
+    rc = servers.main_proc.wait(timeout=5)
+    assert rc == 0, f"exit code {rc}"
+    assert not os.path.exists(servers.port_file), "port file left behind"
+    with open(servers.log_path) as f:
+        log = f.read()
+    assert "GET /federation action=getSigninToken status=200" in log, log[:500]
+    leaks = [aws["role"]["sessionKey"], aws["role"]["sessionToken"],
+             aws["fed"]["sessionToken"], "Session=", *servers.secrets]
+    found = [s[:12] for s in leaks if s in log]
+    assert not found, f"log leaks {found}"

@@ -1,10 +1,8 @@
-#!/usr/bin/env python3
 """The web login page of `consolegate serve`, in headless Chromium (Selenium + Debian's chromium-driver).
 
 Run through scripts/test.sh, or with the stand-ins started and CONSOLEGATE_BIN set:
-    python3 Tests/Web/browser_test.py
-Ends with "N passed, M failed"; exit code 1 on any failure. Screenshots go to $TEST_OUTPUT_DIR (default
-test-output/, git-ignored).
+    python3 -m pytest Tests/Web/browser_test.py
+Screenshots go to $TEST_OUTPUT_DIR (default test-output/, git-ignored).
 
 How a login is followed to its end: the gateway answers 303 to the federation stand-in's login URL, which
 answers 302 to the Destination on https://console.aws.amazon.com/. Chromium maps that host (host-resolver
@@ -17,16 +15,15 @@ was minted for, which says which role the user got without spending the token a 
 
 from __future__ import annotations
 
+import json
 import os
-import sys
-import time
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gateway_fixture import (  # noqa: E402
-    Browser, ConsoleStandIn, Gateway, Rule, User, assumed_role_arn, metric_value, output_dir, require_standins,
-    role, run, wait_until)
+import pytest
+
+from gateway_fixture import (
+    Browser, ConsoleStandIn, Gateway, Rule, User, assumed_role_arn, metric_value, output_dir, role, wait_until)
 
 CONSOLE = "https://console.aws.amazon.com/"
 NAVIGATION_TIMEOUT = 30.0
@@ -203,84 +200,83 @@ class Inputs(HTMLParser):
 
 # --- checks -------------------------------------------------------------------------------------------------
 
-def check_info(r, gw: Gateway, secrets: list[str], logout_first: bool, step_up: list[str] = ()) -> None:
-    import json
+def check_info(check, gw: Gateway, secrets: list[str], logout_first: bool, step_up: list[str] = ()) -> None:
     status, headers, body = gw.http("GET", "/api/v1/info")
-    r.equal("GET /api/v1/info: 200", status, 200)
+    check.equal("GET /api/v1/info: 200", status, 200)
     try:
-        r.equal("GET /api/v1/info: secrets, what a role's step-up may add, and logout_first from the config", json.loads(body),
-                {"secrets": secrets, "step_up_secrets": list(step_up), "logout_first": logout_first})
+        check.equal("GET /api/v1/info: secrets, what a role's step-up may add, and logout_first from the config", json.loads(body),
+                    {"secrets": secrets, "step_up_secrets": list(step_up), "logout_first": logout_first})
     except ValueError:
-        r.check("GET /api/v1/info: JSON body", False, repr(body[:200]))
+        check("GET /api/v1/info: JSON body", False, repr(body[:200]))
 
 
-def check_login_page(r, b: Browser, gw: Gateway, otp: bool, label: str) -> None:
+def check_login_page(check, b: Browser, gw: Gateway, otp: bool, label: str) -> None:
     b.console_messages()  # forget earlier pages' console messages
     load(b, gw.url + "/")
     form = b.driver.find_elements("css selector", "form")
-    r.check(f"{label}: one form, method post, action /login",
-            len(form) == 1 and (attribute(form[0], "method") or "").lower() == "post"
-            and attribute(form[0], "action") == "/login",
-            f"forms: {[(attribute(f, 'method'), attribute(f, 'action')) for f in form]}")
+    check(f"{label}: one form, method post, action /login",
+          len(form) == 1 and (attribute(form[0], "method") or "").lower() == "post"
+          and attribute(form[0], "action") == "/login",
+          f"forms: {[(attribute(f, 'method'), attribute(f, 'action')) for f in form]}")
     username, password, otp_field = by_id(b, "username"), by_id(b, "password"), by_id(b, "otp")
-    r.check(f"{label}: #username, name=username", attribute(username, "name") == "username")
-    r.check(f"{label}: #password, name=password, type=password",
-            attribute(password, "name") == "password" and attribute(password, "type") == "password")
+    check(f"{label}: #username, name=username", attribute(username, "name") == "username")
+    check(f"{label}: #password, name=password, type=password",
+          attribute(password, "name") == "password" and attribute(password, "type") == "password")
     if otp:
-        r.check(f"{label}: #otp, name=otp, inputmode=numeric, autocomplete=one-time-code",
-                attribute(otp_field, "name") == "otp" and attribute(otp_field, "inputmode") == "numeric"
-                and attribute(otp_field, "autocomplete") == "one-time-code",
-                f"got {otp_field and otp_field.get_attribute('outerHTML')}")
+        check(f"{label}: #otp, name=otp, inputmode=numeric, autocomplete=one-time-code",
+              attribute(otp_field, "name") == "otp" and attribute(otp_field, "inputmode") == "numeric"
+              and attribute(otp_field, "autocomplete") == "one-time-code",
+              f"got {otp_field and otp_field.get_attribute('outerHTML')}")
     else:
-        r.check(f"{label}: no one-time code field", otp_field is None and not b.driver.find_elements("name", "otp"))
+        check(f"{label}: no one-time code field", otp_field is None and not b.driver.find_elements("name", "otp"))
     csrf = b.driver.find_elements("css selector", "input[type=hidden][name=csrf]")
-    r.check(f"{label}: hidden csrf field with a value", len(csrf) == 1 and bool(attribute(csrf[0], "value")))
+    check(f"{label}: hidden csrf field with a value", len(csrf) == 1 and bool(attribute(csrf[0], "value")))
     checkbox = by_id(b, "logout_first")
-    r.check(f"{label}: #logout_first checkbox, name=logout_first",
-            attribute(checkbox, "type") == "checkbox" and attribute(checkbox, "name") == "logout_first")
+    check(f"{label}: #logout_first checkbox, name=logout_first",
+          attribute(checkbox, "type") == "checkbox" and attribute(checkbox, "name") == "logout_first")
     button = by_id(b, "submit")
-    r.check(f"{label}: #submit submits the form", button is not None and (attribute(button, "type") or "submit") == "submit"
-            and button.tag_name in ("button", "input"))
+    check(f"{label}: #submit submits the form", button is not None and (attribute(button, "type") or "submit") == "submit"
+          and button.tag_name in ("button", "input"))
     missing = unlabelled_inputs(b)
-    r.check(f"{label}: a label[for] for every input", not missing, f"unlabelled: {missing}")
+    check(f"{label}: a label[for] for every input", not missing, f"unlabelled: {missing}")
     inline = inline_code(b)
-    r.check(f"{label}: no inline script or style", not inline, f"found: {inline}")
+    check(f"{label}: no inline script or style", not inline, f"found: {inline}")
     sheets = b.driver.execute_script(
         "return Array.from(document.querySelectorAll('link[rel=stylesheet]')).map(l => l.getAttribute('href'));")
-    r.check(f"{label}: stylesheet /static/consolegate.css linked", "/static/consolegate.css" in sheets, f"{sheets}")
+    check(f"{label}: stylesheet /static/consolegate.css linked", "/static/consolegate.css" in sheets, f"{sheets}")
     applied = b.driver.execute_script(
         "return Array.from(document.styleSheets).some(s => s.href && s.href.endsWith('/static/consolegate.css')"
         " && s.cssRules.length > 0);")
-    r.check(f"{label}: the stylesheet loaded in the browser", applied)
+    check(f"{label}: the stylesheet loaded in the browser", applied)
     errors = csp_errors(b)
-    r.check(f"{label}: no Content-Security-Policy violations", not errors, f"{errors}")
+    check(f"{label}: no Content-Security-Policy violations", not errors, f"{errors}")
     cookie = b.driver.get_cookie("consolegate_csrf")
-    r.check(f"{label}: consolegate_csrf cookie HttpOnly, SameSite=Strict, Path=/",
-            cookie is not None and cookie.get("httpOnly") is True and cookie.get("sameSite") == "Strict"
-            and cookie.get("path") == "/", f"{cookie}")
+    check(f"{label}: consolegate_csrf cookie HttpOnly, SameSite=Strict, Path=/",
+          cookie is not None and cookie.get("httpOnly") is True and cookie.get("sameSite") == "Strict"
+          and cookie.get("path") == "/", f"{cookie}")
     expected = ["username", "password"] + (["otp"] if otp else []) + ["logout_first", "submit"]
     load(b, gw.url + "/")
-    r.equal(f"{label}: keyboard tab order", tab_order(b, len(expected)), expected)
+    check.equal(f"{label}: keyboard tab order", tab_order(b, len(expected)), expected)
 
 
-def screenshots(r, b: Browser, gw: Gateway, prefix: str) -> None:
+def screenshots(check, b: Browser, gw: Gateway, prefix: str) -> None:
     out = output_dir()
     b.viewport(1280, 900)
     load(b, gw.url + "/")
     desktop = os.path.join(out, f"{prefix}-desktop.png")
     b.screenshot(desktop)
-    r.check(f"screenshot {desktop}", os.path.getsize(desktop) > 1000)
+    check(f"screenshot {desktop}", os.path.getsize(desktop) > 1000)
     b.viewport(390, 844, mobile=True)
     load(b, gw.url + "/")
     phone = os.path.join(out, f"{prefix}-phone.png")
     b.screenshot(phone)
-    r.check(f"screenshot {phone}", os.path.getsize(phone) > 1000)
+    check(f"screenshot {phone}", os.path.getsize(phone) > 1000)
     overflow = b.driver.execute_script(
         "const r = document.getElementById('submit').getBoundingClientRect();"
         "return [document.documentElement.scrollWidth, Math.round(r.left), Math.round(r.right)];")
-    r.check(f"{prefix}: phone width (390px) fits without horizontal scrolling",
-            overflow[0] <= 390 and overflow[1] >= 0 and overflow[2] <= 390,
-            f"scrollWidth, submit left/right = {overflow}")
+    check(f"{prefix}: phone width (390px) fits without horizontal scrolling",
+          overflow[0] <= 390 and overflow[1] >= 0 and overflow[2] <= 390,
+          f"scrollWidth, submit left/right = {overflow}")
     b.viewport(1280, 900)
 
 
@@ -298,39 +294,39 @@ def fill(b: Browser, **fields: str) -> None:
         element.send_keys(value)
 
 
-def expect_signin(r, label: str, b: Browser, chain: dict, gw: Gateway, console: ConsoleStandIn, principal: str,
+def expect_signin(check, label: str, b: Browser, chain: dict, gw: Gateway, console: ConsoleStandIn, principal: str,
                   first_path: str = "/login") -> None:
     """The chain: POST first_path → 303 to the federation stand-in's login URL → 302 to the console → 200."""
     federation = gw.standins["federation_url"]
     hops = chain["hops"]
     ok = len(hops) >= 3
-    r.check(f"{label}: POST {first_path} → 303 → federation stand-in → 302 → console page",
-            ok and urlsplit(hops[0]["url"]).path == first_path and hops[0]["status"] == 303
-            and hops[1]["url"].startswith(federation + "?") and hops[1]["status"] == 302
-            and hops[-1]["url"].startswith(CONSOLE) and hops[-1]["status"] == 200 and chain["end"] == "response",
-            describe(chain, b))
+    check(f"{label}: POST {first_path} → 303 → federation stand-in → 302 → console page",
+          ok and urlsplit(hops[0]["url"]).path == first_path and hops[0]["status"] == 303
+          and hops[1]["url"].startswith(federation + "?") and hops[1]["status"] == 302
+          and hops[-1]["url"].startswith(CONSOLE) and hops[-1]["status"] == 200 and chain["end"] == "response",
+          describe(chain, b))
     if not ok:
         return
     location = header(hops[0]["headers"], "Location") or ""
     query = parse_qs(urlsplit(hops[1]["url"]).query)
-    r.check(f"{label}: the 303 Location is the sign-in URL (Action=login, a SigninToken, Destination on the console)",
-            location == hops[1]["url"] and query.get("Action") == ["login"] and bool(query.get("SigninToken"))
-            and (query.get("Destination") or [""])[0].startswith(CONSOLE), location[:160])
-    r.equal(f"{label}: signed in as", header(hops[1]["headers"], "X-Standin-Principal"), principal)
-    r.check(f"{label}: the browser ends on the console page",
-            b.driver.current_url.startswith(CONSOLE) and bool(console.requests),
-            f"current_url {b.driver.current_url}; the console stand-in saw {console.requests}")
+    check(f"{label}: the 303 Location is the sign-in URL (Action=login, a SigninToken, Destination on the console)",
+          location == hops[1]["url"] and query.get("Action") == ["login"] and bool(query.get("SigninToken"))
+          and (query.get("Destination") or [""])[0].startswith(CONSOLE), location[:160])
+    check.equal(f"{label}: signed in as", header(hops[1]["headers"], "X-Standin-Principal"), principal)
+    check(f"{label}: the browser ends on the console page",
+          b.driver.current_url.startswith(CONSOLE) and bool(console.requests),
+          f"current_url {b.driver.current_url}; the console stand-in saw {console.requests}")
 
 
-def expect_failure_page(r, label: str, b: Browser, chain: dict, status: int = 401) -> str:
+def expect_failure_page(check, label: str, b: Browser, chain: dict, status: int = 401) -> str:
     hops = chain["hops"]
-    r.check(f"{label}: POST /login answers {status} with the login page again",
-            len(hops) == 1 and hops[0]["status"] == status and chain["end"] == "response"
-            and by_id(b, "username") is not None and by_id(b, "password") is not None, describe(chain, b))
+    check(f"{label}: POST /login answers {status} with the login page again",
+          len(hops) == 1 and hops[0]["status"] == status and chain["end"] == "response"
+          and by_id(b, "username") is not None and by_id(b, "password") is not None, describe(chain, b))
     error = by_id(b, "error")
     text = error.text.strip() if error is not None else ""
-    r.check(f"{label}: #error role=alert with a message", error is not None and attribute(error, "role") == "alert"
-            and bool(text), f"{error and error.get_attribute('outerHTML')}")
+    check(f"{label}: #error role=alert with a message", error is not None and attribute(error, "role") == "alert"
+          and bool(text), f"{error and error.get_attribute('outerHTML')}")
     return text
 
 
@@ -349,15 +345,15 @@ def login_page(gw: Gateway):
     return cookie, Inputs(body.decode("utf-8", "replace")).value("csrf"), raw
 
 
-def check_csrf(r, gw: Gateway, user: User) -> None:
+def check_csrf(check, gw: Gateway, user: User) -> None:
     federation = gw.standins["federation_url"]
     cookie_a, token_a, raw = login_page(gw)
-    r.check("GET / sets consolegate_csrf and a csrf field", bool(cookie_a) and bool(token_a), raw)
+    check("GET / sets consolegate_csrf and a csrf field", bool(cookie_a) and bool(token_a), raw)
     attributes = [a.strip().lower() for a in raw.split(";")[1:]]
-    r.check("the consolegate_csrf cookie: HttpOnly; SameSite=Strict; Path=/",
-            "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes, raw)
+    check("the consolegate_csrf cookie: HttpOnly; SameSite=Strict; Path=/",
+          "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes, raw)
     cookie_b, token_b, _ = login_page(gw)
-    r.check("another session gets another token", token_b and token_b != token_a)
+    check("another session gets another token", token_b and token_b != token_a)
 
     def post(fields: dict, cookie: str | None, extra: dict | None = None):
         headers = dict(FORM, **(extra or {}))
@@ -367,210 +363,263 @@ def check_csrf(r, gw: Gateway, user: User) -> None:
 
     right = {"username": user.name, "password": user.password}
     status, _, _ = post(right, cookie_a)
-    r.equal("POST /login without the csrf field: 403", status, 403)
+    check.equal("POST /login without the csrf field: 403", status, 403)
     status, _, _ = post(dict(right, csrf=token_b), cookie_a)
-    r.equal("POST /login with another session's csrf token: 403", status, 403)
+    check.equal("POST /login with another session's csrf token: 403", status, 403)
     status, _, _ = post(dict(right, csrf=token_a), None)
-    r.equal("POST /login with a csrf field but no cookie: 403", status, 403)
+    check.equal("POST /login with a csrf field but no cookie: 403", status, 403)
     status, _, _ = post(dict(right, csrf=token_a), cookie_a, {"Origin": "http://evil.example"})
-    r.equal("POST /login from another Origin: 403", status, 403)
+    check.equal("POST /login from another Origin: 403", status, 403)
     status, _, _ = post(dict(right, csrf=token_a), cookie_a, {"Sec-Fetch-Site": "cross-site"})
-    r.equal("POST /login with Sec-Fetch-Site: cross-site: 403", status, 403)
+    check.equal("POST /login with Sec-Fetch-Site: cross-site: 403", status, 403)
     status, _, body = post({"username": user.name, "password": "not-" + user.password, "csrf": token_a}, cookie_a)
-    r.equal("control: matching csrf, wrong password: 401", status, 401)
+    check.equal("control: matching csrf, wrong password: 401", status, 401)
     status, headers, _ = post(dict(right, csrf=token_a), cookie_a)
     location = headers.get("Location") or ""
-    r.check("control: matching csrf, right password: 303 to the sign-in URL",
-            status == 303 and location.startswith(federation + "?"), f"{status} {location[:120]}")
+    check("control: matching csrf, right password: 303 to the sign-in URL",
+          status == 303 and location.startswith(federation + "?"), f"{status} {location[:120]}")
 
 
-# --- the run ------------------------------------------------------------------------------------------------
-
-def main(r) -> None:
-    require_standins()
-    read_only, admin = role("ConsoleReadOnly"), role("ConsoleAdmin")
-    alice = User("alice", "alice-web-pw", groups=["staff"])
-    carol = User("carol", "carol-web-pw", groups=["staff", "aws-admins"])
-    rules = [Rule(admin, groups=["aws-admins"]), Rule(read_only, groups=["staff"])]
-
-    with ConsoleStandIn() as console, Browser(console=console) as b:
-        # ---- password only, logout_first off
-        with Gateway([alice, carol], rules, logout_first=False) as gw:
-            with r.section("password-only gateway: /api/v1/info"):
-                check_info(r, gw, ["password"], False)
-            with r.section("login page (password only)"):
-                check_login_page(r, b, gw, otp=False, label="login page")
-            with r.section("screenshots (password only)"):
-                screenshots(r, b, gw, "login")
-
-            with r.section("one role: alice signs in through the page"):
-                before = metric_value(gw.metrics_text(), "consolegate_logins_total", front_end="web", outcome="success")
-                load(b, gw.url + "/")
-                fill(b, username=alice.name, password=alice.password)
-                console.requests.clear()
-                chain = submit(b, need(b, "submit"))
-                expect_signin(r, "alice", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
-                entry = audit_entry(gw, "alice")
-                r.check("alice: audit line front_end=web, outcome=success, her role",
-                        entry.get("front_end") == "web" and entry.get("outcome") == "success"
-                        and entry.get("role") == read_only, f"{entry}")
-                after = metric_value(gw.metrics_text(), "consolegate_logins_total", front_end="web", outcome="success")
-                r.equal('alice: consolegate_logins_total{front_end="web",outcome="success"} +1', after - before, 1)
-
-            with r.section("two roles: carol picks the second on the chooser"):
-                b.driver.delete_all_cookies()
-                load(b, gw.url + "/")
-                fill(b, username=carol.name, password=carol.password)
-                chain = submit(b, need(b, "submit"))
-                hops = chain["hops"]
-                r.check("carol: POST /login answers 200 with the role chooser",
-                        len(hops) == 1 and hops[0]["status"] == 200, describe(chain, b))
-                form = b.driver.find_elements("css selector", "form")
-                r.check("chooser: form action=/login/role, method post",
-                        len(form) == 1 and attribute(form[0], "action") == "/login/role"
-                        and (attribute(form[0], "method") or "").lower() == "post")
-                radios = b.driver.find_elements("css selector", "input[type=radio][name=role]")
-                values = [attribute(x, "value") for x in radios]
-                r.equal("chooser: radios role-0, role-1", [attribute(x, "id") for x in radios], ["role-0", "role-1"])
-                r.equal("chooser: their values are carol's role ARNs", sorted(values), sorted([admin, read_only]))
-                r.check("chooser: hidden pending and csrf fields",
-                        all(b.driver.find_elements("css selector", f"input[type=hidden][name={n}]")
-                            and attribute(b.driver.find_element("css selector", f"input[type=hidden][name={n}]"), "value")
-                            for n in ("pending", "csrf")))
-                missing = unlabelled_inputs(b)
-                r.check("chooser: a label[for] for every radio", not missing, f"unlabelled: {missing}")
-                inline = inline_code(b)
-                r.check("chooser: no inline script or style", not inline, f"{inline}")
-                b.screenshot(os.path.join(output_dir(), "role-chooser-desktop.png"))
-                second = need(b, "role-1")
-                chosen = attribute(second, "value")
-                second.click()
-                console.requests.clear()
-                chain = submit(b, need(b, "submit"))
-                expect_signin(r, "carol (second role)", b, chain, gw, console, assumed_role_arn(chosen, "carol"),
-                              first_path="/login/role")
-                entry = audit_entry(gw, "carol")
-                r.check("carol: audit line front_end=web, outcome=success, the chosen role",
-                        entry.get("front_end") == "web" and entry.get("outcome") == "success"
-                        and entry.get("role") == chosen, f"{entry}")
-
-            with r.section("wrong password, unknown user, then a retry on the error page"):
-                b.driver.delete_all_cookies()
-                load(b, gw.url + "/")
-                fill(b, username=alice.name, password="not-her-password")
-                chain = submit(b, need(b, "submit"))
-                message = expect_failure_page(r, "wrong password", b, chain)
-                b.screenshot(os.path.join(output_dir(), "login-error-desktop.png"))
-                r.check("wrong password: the message does not echo the password",
-                        "not-her-password" not in b.driver.page_source)
-                fill(b, username="nobody-here", password="whatever")
-                chain = submit(b, need(b, "submit"))
-                other = expect_failure_page(r, "unknown user", b, chain)
-                r.equal("unknown user: the same generic message", other, message)
-                fill(b, username=alice.name, password=alice.password)
-                console.requests.clear()
-                chain = submit(b, need(b, "submit"))
-                expect_signin(r, "retry on the error page", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
-
-            with r.section("CSRF and cross-site requests (no browser)"):
-                check_csrf(r, gw, alice)
-
-        # ---- password + one-time code, logout_first on
-        b.driver.delete_all_cookies()
-        with Gateway([alice], [Rule(read_only, groups=["staff"])], secrets=("password", "otp"), logout_first=True) as gw:
-            with r.section("OTP gateway: /api/v1/info"):
-                check_info(r, gw, ["password", "otp"], True)
-            with r.section("login page (password + one-time code)"):
-                check_login_page(r, b, gw, otp=True, label="OTP login page")
-                checked = by_id(b, "logout_first").is_selected()
-                print(f"NOTE with aws.logout_first: true the checkbox is initially {'checked' if checked else 'unchecked'}")
-            with r.section("screenshots (password + one-time code)"):
-                screenshots(r, b, gw, "login-otp")
-
-            with r.section("wrong one-time code"):
-                load(b, gw.url + "/")
-                code = gw.otp("alice")
-                wrong = f"{(int(code) + 1) % 1000000:06d}"
-                fill(b, username=alice.name, password=alice.password, otp=wrong)
-                chain = submit(b, need(b, "submit"))
-                expect_failure_page(r, "wrong one-time code", b, chain)
-
-            with r.section("keyboard only: alice with a one-time code"):
-                from selenium.webdriver.common.action_chains import ActionChains
-                from selenium.webdriver.common.keys import Keys
-                b.driver.delete_all_cookies()
-                load(b, gw.url + "/")
-                by_id(b, "username").click()  # focus the first field whether or not it autofocuses
-                keys = ActionChains(b.driver).send_keys(alice.name, Keys.TAB, alice.password, Keys.TAB,
-                                                        gw.otp("alice"), Keys.TAB)
-                keys.perform()
-                if by_id(b, "logout_first").is_selected():
-                    ActionChains(b.driver).send_keys(Keys.SPACE).perform()  # logout_first sends via signin's logout
-                r.check("keyboard: the checkbox can be toggled to off", not by_id(b, "logout_first").is_selected())
-                ActionChains(b.driver).send_keys(Keys.TAB).perform()
-                focused = b.driver.switch_to.active_element
-                r.equal("keyboard: Tab reaches the submit button", attribute(focused, "id"), "submit")
-                console.requests.clear()
-                chain = submit(b, focused, keys=Keys.ENTER)
-                expect_signin(r, "alice (OTP, keyboard)", b, chain, gw, console, assumed_role_arn(read_only, "alice"))
-
-        # ---- per-role policy: the admin role needs a one-time code too, with its own session length and page
-        b.driver.delete_all_cookies()
-        step_up_rules = [Rule(admin, groups=["aws-admins"], label="Administrator", step_up_otp=True, session_duration="1h",
-                              destination="https://console.aws.amazon.com/ec2/home"),
-                         Rule(read_only, groups=["staff"], label="Read-only")]
-        with Gateway([alice, carol], step_up_rules, logout_first=False) as gw:
-            check_step_up(r, b, gw, console, carol, admin)
 
 
-def check_step_up(r, b: Browser, gw: Gateway, console: ConsoleStandIn, carol: User, admin: str) -> None:
-    with r.section("step-up gateway: /api/v1/info"):
-        check_info(r, gw, ["password"], False, step_up=["otp"])
-    with r.section("step-up: the chooser shows labels and asks for the administrator's code"):
-        load(b, gw.url + "/")
-        r.check("step-up: the login page asks for the password only (the base sign-in)",
-                by_id(b, "password") is not None and by_id(b, "otp") is None)
-        fill(b, username=carol.name, password=carol.password)
-        chain = submit(b, need(b, "submit"))
-        r.check("step-up: POST /login answers 200 with the chooser", chain["hops"] and chain["hops"][0]["status"] == 200, describe(chain, b))
-        labels = [x.text for x in b.driver.find_elements("css selector", ".role label strong")]
-        r.equal("step-up: the roles by their labels", labels, ["Administrator", "Read-only"])
-        notes = [x.text for x in b.driver.find_elements("css selector", ".role .step-up")]
-        r.equal("step-up: only the administrator role says it needs a code", notes, ["needs a one-time code"])
-        otp = by_id(b, "otp")
-        r.check("step-up: a one-time code field, labelled for the administrator, not required (the read-only role needs none)",
-                otp is not None and attribute(otp, "required") is None
-                and "Administrator" in (b.driver.find_element("css selector", "label[for=otp]").text or ""))
-        r.check("step-up: every input has its label", not unlabelled_inputs(b), f"{unlabelled_inputs(b)}")
-        b.screenshot(os.path.join(output_dir(), "role-chooser-step-up-desktop.png"))
+# --- the tests ----------------------------------------------------------------------------------------------
 
-    with r.section("step-up: the administrator role without its code: a form for it, nothing minted"):
-        mints_before = [e for e in gw.audit_lines() if e.get("outcome") == "minting"]
-        need(b, "role-0").click()
-        chain = submit(b, need(b, "submit"))
-        hops = chain["hops"]
-        r.check("step-up: POST /login/role without the code answers 200 with a form for it",
-                len(hops) == 1 and hops[0]["status"] == 200 and "Administrator needs a one-time code too" in b.driver.page_source,
-                describe(chain, b))
-        otp = by_id(b, "otp")
-        r.check("step-up: the code field is required and labelled", otp is not None and attribute(otp, "required") is not None
-                and not unlabelled_inputs(b))
-        r.equal("step-up: no minting line was written", [e for e in gw.audit_lines() if e.get("outcome") == "minting"], mints_before)
+ALICE = User("alice", "alice-web-pw", groups=["staff"])
+CAROL = User("carol", "carol-web-pw", groups=["staff", "aws-admins"])
 
-    with r.section("step-up: the code given, the console opens with the role's own settings"):
-        fill(b, otp=gw.otp(carol.name))
+
+@pytest.fixture(scope="module")
+def console():
+    with ConsoleStandIn() as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def browser(console):
+    """One Chromium for every gateway of this file; each gateway's class starts it without cookies."""
+    with Browser(console=console) as browser:
+        yield browser
+
+
+class TestPasswordOnly:
+    """A gateway that asks for the password only, logout_first off; alice has one role, carol two."""
+
+    @pytest.fixture(scope="class")
+    def gw(self, browser):
+        browser.driver.delete_all_cookies()
+        rules = [Rule(role("ConsoleAdmin"), groups=["aws-admins"]), Rule(role("ConsoleReadOnly"), groups=["staff"])]
+        with Gateway([ALICE, CAROL], rules, logout_first=False) as gw:
+            yield gw
+
+    def test_info(self, gw, check):
+        """/api/v1/info."""
+        check_info(check, gw, ["password"], False)
+
+    def test_login_page(self, browser, gw, check):
+        check_login_page(check, browser, gw, otp=False, label="login page")
+
+    def test_screenshots(self, browser, gw, check):
+        screenshots(check, browser, gw, "login")
+
+    def test_one_role(self, browser, gw, console, check):
+        """alice signs in through the page."""
+        read_only = role("ConsoleReadOnly")
+        before = metric_value(gw.metrics_text(), "consolegate_logins_total", front_end="web", outcome="success")
+        load(browser, gw.url + "/")
+        fill(browser, username=ALICE.name, password=ALICE.password)
         console.requests.clear()
-        chain = submit(b, need(b, "submit"))
-        expect_signin(r, "carol (administrator, step-up)", b, chain, gw, console, assumed_role_arn(admin, "carol"), first_path="/login/role")
+        chain = submit(browser, need(browser, "submit"))
+        expect_signin(check, "alice", browser, chain, gw, console, assumed_role_arn(read_only, "alice"))
+        entry = audit_entry(gw, "alice")
+        check("alice: audit line front_end=web, outcome=success, her role",
+              entry.get("front_end") == "web" and entry.get("outcome") == "success"
+              and entry.get("role") == read_only, f"{entry}")
+        after = metric_value(gw.metrics_text(), "consolegate_logins_total", front_end="web", outcome="success")
+        check.equal('alice: consolegate_logins_total{front_end="web",outcome="success"} +1', after - before, 1)
+
+    def test_two_roles(self, browser, gw, console, check):
+        """carol picks the second role on the chooser."""
+        browser.driver.delete_all_cookies()
+        load(browser, gw.url + "/")
+        fill(browser, username=CAROL.name, password=CAROL.password)
+        chain = submit(browser, need(browser, "submit"))
+        hops = chain["hops"]
+        check("carol: POST /login answers 200 with the role chooser",
+              len(hops) == 1 and hops[0]["status"] == 200, describe(chain, browser))
+        form = browser.driver.find_elements("css selector", "form")
+        check("chooser: form action=/login/role, method post",
+              len(form) == 1 and attribute(form[0], "action") == "/login/role"
+              and (attribute(form[0], "method") or "").lower() == "post")
+        radios = browser.driver.find_elements("css selector", "input[type=radio][name=role]")
+        values = [attribute(x, "value") for x in radios]
+        check.equal("chooser: radios role-0, role-1", [attribute(x, "id") for x in radios], ["role-0", "role-1"])
+        check.equal("chooser: their values are carol's role ARNs", sorted(values),
+                    sorted([role("ConsoleAdmin"), role("ConsoleReadOnly")]))
+        check("chooser: hidden pending and csrf fields",
+              all(browser.driver.find_elements("css selector", f"input[type=hidden][name={n}]")
+                  and attribute(browser.driver.find_element("css selector", f"input[type=hidden][name={n}]"), "value")
+                  for n in ("pending", "csrf")))
+        missing = unlabelled_inputs(browser)
+        check("chooser: a label[for] for every radio", not missing, f"unlabelled: {missing}")
+        inline = inline_code(browser)
+        check("chooser: no inline script or style", not inline, f"{inline}")
+        browser.screenshot(os.path.join(output_dir(), "role-chooser-desktop.png"))
+        second = need(browser, "role-1")
+        chosen = attribute(second, "value")
+        second.click()
+        console.requests.clear()
+        chain = submit(browser, need(browser, "submit"))
+        expect_signin(check, "carol (second role)", browser, chain, gw, console, assumed_role_arn(chosen, "carol"),
+                      first_path="/login/role")
+        entry = audit_entry(gw, "carol")
+        check("carol: audit line front_end=web, outcome=success, the chosen role",
+              entry.get("front_end") == "web" and entry.get("outcome") == "success"
+              and entry.get("role") == chosen, f"{entry}")
+
+    def test_wrong_password_unknown_user_then_retry(self, browser, gw, console, check):
+        """A wrong password, an unknown user, then a retry on the error page."""
+        browser.driver.delete_all_cookies()
+        load(browser, gw.url + "/")
+        fill(browser, username=ALICE.name, password="not-her-password")
+        chain = submit(browser, need(browser, "submit"))
+        message = expect_failure_page(check, "wrong password", browser, chain)
+        browser.screenshot(os.path.join(output_dir(), "login-error-desktop.png"))
+        check("wrong password: the message does not echo the password",
+              "not-her-password" not in browser.driver.page_source)
+        fill(browser, username="nobody-here", password="whatever")
+        chain = submit(browser, need(browser, "submit"))
+        other = expect_failure_page(check, "unknown user", browser, chain)
+        check.equal("unknown user: the same generic message", other, message)
+        fill(browser, username=ALICE.name, password=ALICE.password)
+        console.requests.clear()
+        chain = submit(browser, need(browser, "submit"))
+        expect_signin(check, "retry on the error page", browser, chain, gw, console,
+                      assumed_role_arn(role("ConsoleReadOnly"), "alice"))
+
+    def test_csrf(self, gw, check):
+        """CSRF and cross-site requests (no browser)."""
+        check_csrf(check, gw, ALICE)
+
+
+class TestOneTimeCode:
+    """A gateway that asks for a password and a one-time code, logout_first on."""
+
+    @pytest.fixture(scope="class")
+    def gw(self, browser):
+        browser.driver.delete_all_cookies()
+        with Gateway([ALICE], [Rule(role("ConsoleReadOnly"), groups=["staff"])], secrets=("password", "otp"),
+                     logout_first=True) as gw:
+            yield gw
+
+    def test_info(self, gw, check):
+        """/api/v1/info."""
+        check_info(check, gw, ["password", "otp"], True)
+
+    def test_login_page(self, browser, gw, check):
+        check_login_page(check, browser, gw, otp=True, label="OTP login page")
+        checked = by_id(browser, "logout_first").is_selected()
+        print(f"NOTE with aws.logout_first: true the checkbox is initially {'checked' if checked else 'unchecked'}")
+
+    def test_screenshots(self, browser, gw, check):
+        screenshots(check, browser, gw, "login-otp")
+
+    def test_wrong_one_time_code(self, browser, gw, check):
+        load(browser, gw.url + "/")
+        code = gw.otp("alice")
+        wrong = f"{(int(code) + 1) % 1000000:06d}"
+        fill(browser, username=ALICE.name, password=ALICE.password, otp=wrong)
+        chain = submit(browser, need(browser, "submit"))
+        expect_failure_page(check, "wrong one-time code", browser, chain)
+
+    def test_keyboard_only(self, browser, gw, console, check):
+        """alice signs in with a one-time code, keyboard only."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+        browser.driver.delete_all_cookies()
+        load(browser, gw.url + "/")
+        by_id(browser, "username").click()  # focus the first field whether or not it autofocuses
+        keys = ActionChains(browser.driver).send_keys(ALICE.name, Keys.TAB, ALICE.password, Keys.TAB,
+                                                      gw.otp("alice"), Keys.TAB)
+        keys.perform()
+        if by_id(browser, "logout_first").is_selected():
+            ActionChains(browser.driver).send_keys(Keys.SPACE).perform()  # logout_first sends via signin's logout
+        check("keyboard: the checkbox can be toggled to off", not by_id(browser, "logout_first").is_selected())
+        ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+        focused = browser.driver.switch_to.active_element
+        check.equal("keyboard: Tab reaches the submit button", attribute(focused, "id"), "submit")
+        console.requests.clear()
+        chain = submit(browser, focused, keys=Keys.ENTER)
+        expect_signin(check, "alice (OTP, keyboard)", browser, chain, gw, console,
+                      assumed_role_arn(role("ConsoleReadOnly"), "alice"))
+
+
+class TestStepUp:
+    """Per-role policy: the administrator role needs a one-time code too, with its own session length and page.
+    The chooser, the administrator role chosen without its code, then the code given: one sign-in in the browser,
+    its steps in this order, each test going on from the page the one before left."""
+
+    @pytest.fixture(scope="class")
+    def gw(self, browser):
+        browser.driver.delete_all_cookies()
+        step_up_rules = [Rule(role("ConsoleAdmin"), groups=["aws-admins"], label="Administrator", step_up_otp=True,
+                              session_duration="1h", destination="https://console.aws.amazon.com/ec2/home"),
+                         Rule(role("ConsoleReadOnly"), groups=["staff"], label="Read-only")]
+        with Gateway([ALICE, CAROL], step_up_rules, logout_first=False) as gw:
+            yield gw
+
+    def test_info(self, gw, check):
+        """/api/v1/info."""
+        check_info(check, gw, ["password"], False, step_up=["otp"])
+
+    def test_chooser_shows_labels_and_asks_for_the_code(self, browser, gw, check):
+        load(browser, gw.url + "/")
+        check("step-up: the login page asks for the password only (the base sign-in)",
+              by_id(browser, "password") is not None and by_id(browser, "otp") is None)
+        fill(browser, username=CAROL.name, password=CAROL.password)
+        chain = submit(browser, need(browser, "submit"))
+        check("step-up: POST /login answers 200 with the chooser", chain["hops"] and chain["hops"][0]["status"] == 200,
+              describe(chain, browser))
+        labels = [x.text for x in browser.driver.find_elements("css selector", ".role label strong")]
+        check.equal("step-up: the roles by their labels", labels, ["Administrator", "Read-only"])
+        notes = [x.text for x in browser.driver.find_elements("css selector", ".role .step-up")]
+        check.equal("step-up: only the administrator role says it needs a code", notes, ["needs a one-time code"])
+        otp = by_id(browser, "otp")
+        check("step-up: a one-time code field, labelled for the administrator, not required (the read-only role needs none)",
+              otp is not None and attribute(otp, "required") is None
+              and "Administrator" in (browser.driver.find_element("css selector", "label[for=otp]").text or ""))
+        check("step-up: every input has its label", not unlabelled_inputs(browser), f"{unlabelled_inputs(browser)}")
+        browser.screenshot(os.path.join(output_dir(), "role-chooser-step-up-desktop.png"))
+
+    def test_administrator_without_the_code(self, browser, gw, check):
+        """A form for the code, nothing minted."""
+        mints_before = [e for e in gw.audit_lines() if e.get("outcome") == "minting"]
+        need(browser, "role-0").click()
+        chain = submit(browser, need(browser, "submit"))
+        hops = chain["hops"]
+        check("step-up: POST /login/role without the code answers 200 with a form for it",
+              len(hops) == 1 and hops[0]["status"] == 200
+              and "Administrator needs a one-time code too" in browser.driver.page_source,
+              describe(chain, browser))
+        otp = by_id(browser, "otp")
+        check("step-up: the code field is required and labelled", otp is not None and attribute(otp, "required") is not None
+              and not unlabelled_inputs(browser))
+        check.equal("step-up: no minting line was written",
+                    [e for e in gw.audit_lines() if e.get("outcome") == "minting"], mints_before)
+
+    def test_code_given(self, browser, gw, console, check):
+        """The console opens with the role's own settings."""
+        admin = role("ConsoleAdmin")
+        fill(browser, otp=gw.otp(CAROL.name))
+        console.requests.clear()
+        chain = submit(browser, need(browser, "submit"))
+        expect_signin(check, "carol (administrator, step-up)", browser, chain, gw, console, assumed_role_arn(admin, "carol"),
+                      first_path="/login/role")
         hops = chain["hops"]
         if len(hops) >= 3:
-            r.equal("step-up: the federation stand-in got the rule's SessionDuration (1h)",
-                    header(hops[1]["headers"], "X-Standin-Session-Duration"), "3600")
-            r.equal("step-up: and its Destination (the EC2 console)", urlsplit(header(hops[1]["headers"], "Location") or "").path, "/ec2/home")
+            check.equal("step-up: the federation stand-in got the rule's SessionDuration (1h)",
+                        header(hops[1]["headers"], "X-Standin-Session-Duration"), "3600")
+            check.equal("step-up: and its Destination (the EC2 console)",
+                        urlsplit(header(hops[1]["headers"], "Location") or "").path, "/ec2/home")
         entry = audit_entry(gw, "carol")
-        r.check("step-up: audit line outcome=success with the administrator role", entry.get("outcome") == "success" and entry.get("role") == admin,
-                f"{entry}")
-
-
-if __name__ == "__main__":
-    run(main)
+        check("step-up: audit line outcome=success with the administrator role",
+              entry.get("outcome") == "success" and entry.get("role") == admin, f"{entry}")

@@ -1,4 +1,5 @@
-"""A real `consolegate serve` for the Python system tests (browser_test.py, client_test.py, scripts/screenshot.sh).
+"""A real `consolegate serve` for the Python system tests (the pytest suites in Tests/Web and Tests/HA) and
+scripts/screenshot.sh.
 
 The AWS stand-ins must already run: scripts/test.sh (or anything that sources scripts/lib/standins.sh and calls
 start_standins) exports CONSOLEGATE_TEST_MOTO_URL, CONSOLEGATE_TEST_FEDERATION_URL and CONSOLEGATE_TEST_FIXTURES.
@@ -34,11 +35,9 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -58,7 +57,8 @@ OTP_WINDOW = 2  # pam_oath window=2: codes up to two steps ahead are accepted
 
 
 class SetupError(Exception):
-    """The environment is not fit to run the tests (stand-ins missing, no binary, a daemon that did not start)."""
+    """The environment is not fit to run the tests (stand-ins missing, no binary, a daemon that did not start).
+    Raised in a fixture it makes the tests that use it error, in a test it fails it: never a skip."""
 
 
 # --- environment -------------------------------------------------------------------------------------------
@@ -97,14 +97,6 @@ def output_dir() -> str:
     path = os.environ.get("TEST_OUTPUT_DIR") or os.path.join(ROOT, "test-output")
     os.makedirs(path, exist_ok=True)
     return path
-
-
-def stop_on_signals() -> None:
-    """Turns SIGTERM/SIGHUP into SystemExit so `with` blocks stop the daemons and browsers they started."""
-    def handler(signum, _frame):
-        raise SystemExit(128 + signum)
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGHUP, handler)
 
 
 try:
@@ -769,63 +761,3 @@ class Browser:
 
     def console_messages(self) -> list[dict]:
         return self.driver.get_log("browser")
-
-
-# --- results -----------------------------------------------------------------------------------------------
-
-class Results:
-    """Named checks; ends with `N passed, M failed` and the exit code."""
-
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name: str, ok: bool, detail: str = "") -> bool:
-        if ok:
-            self.passed += 1
-            print(f"PASS {name}", flush=True)
-        else:
-            self.failed += 1
-            print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-        return bool(ok)
-
-    def equal(self, name: str, actual, expected) -> bool:
-        return self.check(name, actual == expected, f"got {actual!r}, expected {expected!r}")
-
-    def error(self, name: str, exc: BaseException) -> None:
-        self.failed += 1
-        print(f"FAIL {name}: {type(exc).__name__}: {exc}", flush=True)
-        traceback.print_exc(limit=4, file=sys.stdout)
-
-    def section(self, name: str):
-        """`with results.section("x"):` counts an exception inside as one failure and carries on."""
-        results = self
-
-        class _Section:
-            def __enter__(self):
-                print(f"== {name}", flush=True)
-
-            def __exit__(self, kind, exc, _tb):
-                if exc is not None and isinstance(exc, Exception):
-                    results.error(f"{name} (aborted)", exc)
-                    return True
-                return False
-        return _Section()
-
-    def finish(self) -> int:
-        print(f"{self.passed} passed, {self.failed} failed", flush=True)
-        return 1 if self.failed else 0
-
-
-def run(main) -> None:
-    """Runs main(results) and exits with the summary line; setup problems count as one failure."""
-    stop_on_signals()
-    results = Results()
-    try:
-        main(results)
-    except SetupError as exc:
-        results.failed += 1
-        print(f"FAIL setup: {exc}", flush=True)
-    except Exception as exc:
-        results.error("unexpected error", exc)
-    sys.exit(results.finish())
