@@ -50,6 +50,9 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Authorization", dependencies: ["GatewayConfig"]),
+        // The contract between the gateway and its clients: the answers' Codable types and the one table of
+        // failures (status, exit code). FoundationEssentials only.
+        .target(name: "GatewayAPI"),
         // What replicas share and what the auditor reads: the lockout, pending role choices, used one-time codes
         // and the audit trail, in memory and a file, or in PostgreSQL.
         .target(
@@ -79,6 +82,7 @@ let package = Package(
                 "AWSSigV4",
                 "Authorization",
                 "CProcessSupport",
+                "GatewayAPI",
                 "GatewayConfig",
                 "GatewayStore",
                 "Minting",
@@ -104,6 +108,7 @@ let package = Package(
             dependencies: [
                 "Authorization",
                 "Gateway",
+                "GatewayAPI",
                 "GatewayStore",
                 "Minting",
                 "PAMAuth",
@@ -134,6 +139,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway",
+                "GatewayAPI",
                 "GatewayConfig",
                 "GatewayStore",
                 "Minting",
@@ -143,6 +149,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(

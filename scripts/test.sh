@@ -38,10 +38,14 @@ echo "== web: consolegate login in a terminal, the AWS CLI, /metrics"
 python3 -m pytest -rA Tests/Web/client_test.py
 echo "== connections: per-address cap, header and keep-alive timeouts, 5,000 hostile connections"
 python3 -m pytest -rA Tests/Web/connections_test.py
+echo "== API: the daemon's answers against docs/openapi.yaml (schemathesis)"
+python3 -m pytest -rA Tests/Web/openapi_test.py
 echo "== high availability: three replicas on PostgreSQL behind HAProxy"
 python3 -m pytest -rA --durations=0 Tests/HA/ha_test.py
 
 if [ "$(id -u)" = 0 ]; then
+    echo "== secrets: no password left in the daemon's or the monitor's memory after a login (/proc/PID/mem)"
+    python3 -m pytest -rA Tests/Web/memory_test.py
     echo "== LDAP: slapd + nslcd + pam_ldap"
     Tests/PAM/ldap_test.sh
     echo "== sshd with ForceCommand consolegate url"
@@ -50,5 +54,5 @@ if [ "$(id -u)" = 0 ]; then
     scripts/package-deb.sh .build-deb
     Tests/System/systemd_test.sh .build-deb/consolegate_*.deb
 else
-    echo "== the LDAP, sshd and package tests need root (system users, nslcd, /etc/pam.d, systemd-nspawn); CI runs them as root" >&2
+    echo "== the memory, LDAP, sshd and package tests need root (system users, nslcd, /etc/pam.d, systemd-nspawn); CI runs them as root" >&2
 fi

@@ -109,7 +109,8 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     public func handlerAdded(context: ChannelHandlerContext) {
         switch limiter.admit(context.channel) {
         case .refused:
-            let head = HTTPResponse(status: .serviceUnavailable, headerFields: [.contentLength: "0", .connection: "close", .retryAfter: "5"])
+            var head = HTTPResponse(status: .serviceUnavailable, headerFields: [.contentLength: "0", .connection: "close", .retryAfter: "5"])
+            for (name, value) in SecurityHeadersMiddleware<GatewayContext>.headers() { head.headerFields[name] = value }
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolatedUnsafeUnchecked().whenComplete { _ in context.close(promise: nil) }
         case .admitted(let shed):

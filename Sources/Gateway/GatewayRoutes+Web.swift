@@ -4,9 +4,6 @@ import Hummingbird
 import HTTPTypes
 import NIOCore
 import PAMAuth
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The login page: GET / shows the form, POST /login signs in (303 to the console), POST /login/role picks a
 /// role. CSRF: a random token in a SameSite=Strict, HttpOnly cookie that every form must repeat.
@@ -17,8 +14,8 @@ extension GatewayRoutes {
 
     func addWebRoutes(to router: Router<GatewayContext>) {
         router.get("/") { request, _ in loginPage(request) }
-        router.post("/login") { request, context in await webLogin(request, context: context) }
-        router.post("/login/role") { request, context in await webChooseRole(request, context: context) }
+        router.post("/login") { request, context in try await webLogin(request, context: context) }
+        router.post("/login/role") { request, context in try await webChooseRole(request, context: context) }
         router.get("/static/consolegate.css") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: WebPages.stylesheet)))
         }
@@ -32,8 +29,8 @@ extension GatewayRoutes {
         return response
     }
 
-    func webLogin(_ request: Request, context: GatewayContext) async -> Response {
-        await withCheckedForm(request) { fields, csrf in await webLogin(request, context: context, fields: fields, csrf: csrf) }
+    func webLogin(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await withCheckedForm(request) { fields, csrf in await webLogin(request, context: context, fields: fields, csrf: csrf) }
     }
 
     private func webLogin(_ request: Request, context: GatewayContext, fields: RequestFields, csrf: String) async -> Response {
@@ -47,18 +44,18 @@ extension GatewayRoutes {
         let role = (try? fields.text("role")).flatMap { $0.isEmpty ? nil : $0 }
         let attempt = LoginAttempt(user: user, secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client, requestId: context.id,
                                    deviceToken: request.cookies[Self.deviceCookie]?.value, isClientConnected: Self.connected(context))
-        switch await service.webLogin(attempt, csrf: csrf) {
-        case .success(.granted(let grant)):
-            return redirect(to: grant, user: user)
-        case .success(.chooseRole(let token, let roles)):
-            return html(.ok, WebPages.chooseRole(roles: roles, pending: token, csrf: csrf, logoutFirst: logoutFirst))
-        case .failure(let failure):
-            return webFailure(failure, csrf: csrf, user: user, logoutFirst: logoutFirst)
+        do {
+            switch try await service.webLogin(attempt, csrf: csrf) {
+            case .granted(let grant): return redirect(to: grant, user: user)
+            case .chooseRole(let token, let roles): return html(.ok, WebPages.chooseRole(roles: roles, pending: token, csrf: csrf, logoutFirst: logoutFirst))
+            }
+        } catch {
+            return webFailure(error, csrf: csrf, user: user, logoutFirst: logoutFirst)
         }
     }
 
-    func webChooseRole(_ request: Request, context: GatewayContext) async -> Response {
-        await withCheckedForm(request) { fields, csrf in await webChooseRole(request, context: context, fields: fields, csrf: csrf) }
+    func webChooseRole(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await withCheckedForm(request) { fields, csrf in await webChooseRole(request, context: context, fields: fields, csrf: csrf) }
     }
 
     private func webChooseRole(_ request: Request, context: GatewayContext, fields: RequestFields, csrf: String) async -> Response {
@@ -70,13 +67,16 @@ extension GatewayRoutes {
         let secrets = Self.givenSecrets { kind in (try? fields.bytes(kind.rawValue)).flatMap { $0?.isEmpty == false ? $0 : nil } }
         let attempt = LoginAttempt(user: "", secrets: secrets, role: role, logoutFirst: logoutFirst, frontEnd: .web, client: client(request, context),
                                    requestId: context.id, isClientConnected: Self.connected(context))
-        switch await service.chosenRole(token: token, csrf: csrf, attempt) {
-        case .success(let chosen): return redirect(to: chosen.grant, user: chosen.user)
-        case .failure(.choiceExpired): return choiceExpired()
-        case .failure(.stepUpRequired(let role, let secrets)):
+        do {
+            let chosen = try await service.chosenRole(token: token, csrf: csrf, attempt)
+            return redirect(to: chosen.grant, user: chosen.user)
+        } catch .choiceExpired {
+            return choiceExpired()
+        } catch .stepUpRequired(let role, let secrets) {
             // The choice is still pending: a form for what the role needs, with the same token.
             return html(.ok, WebPages.stepUp(role: role, label: roleLabels[role] ?? role, secrets: secrets, pending: token, csrf: csrf, logoutFirst: logoutFirst))
-        case .failure(let failure): return webFailure(failure, csrf: csrf, user: "", logoutFirst: logoutFirst)
+        } catch {
+            return webFailure(error, csrf: csrf, user: "", logoutFirst: logoutFirst)
         }
     }
 
@@ -87,23 +87,8 @@ extension GatewayRoutes {
     // MARK: - Pieces
 
     func webFailure(_ failure: LoginFailure, csrf: String, user: String, logoutFirst: Bool) -> Response {
-        let (status, message): (HTTPResponse.Status, String) = switch failure {
-        case .authenticationFailed: (.unauthorized, WebPages.genericFailure)
-        case .lockedOut: (.tooManyRequests, "Too many sign-in attempts. Try again later.")
-        case .noRole, .roleNotAllowed: (.forbidden, "You may not open the AWS console with this role. Ask your administrator.")
-        case .awsRefused: (.badGateway, "AWS refused the sign-in. Try again, or ask your administrator.")
-        case .upstreamUnavailable: (.serviceUnavailable, "AWS cannot be reached right now. Try again in a few minutes.")
-        case .auditUnavailable: (.serviceUnavailable, "Sign-in is unavailable (the audit log cannot be written). Tell your administrator.")
-        case .invalidRequest(let text): (.badRequest, text)
-        case .clientGone: (.serviceUnavailable, "The connection was lost. Sign in again.")
-        case .busy: (.serviceUnavailable, "Too many people are signing in right now. Try again in a few seconds.")
-        case .pamUnavailable: (.serviceUnavailable, "Sign-in is restarting. Try again in a moment.")
-        case .stateUnavailable: (.serviceUnavailable, "Sign-in is unavailable right now. Try again in a minute, or tell your administrator.")
-        case .choiceExpired: (.forbidden, "This choice has expired. Sign in again.")
-        case .stepUpRequired(_, let secrets): (.forbidden, "This role needs \(WebPages.describe(secrets)). Sign in again and give it with your choice.")
-        }
-        var response = html(status, WebPages.login(secrets: secretKinds, csrf: csrf, error: message, username: user, logoutFirst: logoutFirst))
-        if failure == .busy { response.headers[.retryAfter] = JSONAnswer.retryAfterBusy }
+        var response = html(failure.status, WebPages.login(secrets: secretKinds, csrf: csrf, error: failure.row.page, username: user, logoutFirst: logoutFirst))
+        if let seconds = failure.row.failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
         return response
     }
 
@@ -127,12 +112,8 @@ extension GatewayRoutes {
 
     /// Runs `body` on a form whose CSRF token matches the browser's cookie, and wipes the form after; or
     /// answers with the refusal.
-    func withCheckedForm(_ request: Request, _ body: (RequestFields, String) async -> Response) async -> Response {
-        switch await Self.readForm(request) {
-        case .refused(let refusal):
-            return refusal
-        case .object(var fields):
-            defer { fields.wipe() }
+    func withCheckedForm(_ request: Request, _ body: (RequestFields, String) async -> Response) async throws -> Response {
+        try await request.withFields(.form) { fields in
             guard let csrf = checkedCSRF(request, fields) else { return csrfRefusal() }
             return await body(fields, csrf)
         }
@@ -148,22 +129,5 @@ extension GatewayRoutes {
 
     func csrfRefusal() -> Response {
         html(.forbidden, WebPages.message(title: "Reload the page — AWS console sign-in", text: "This form has expired or did not come from this page. Reload it and sign in again."))
-    }
-
-    static func readForm(_ request: Request) async -> JSONBody {
-        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard mediaType == "application/x-www-form-urlencoded" else {
-            return .refused(JSONAnswer.error(.unsupportedMediaType, "send the form (application/x-www-form-urlencoded)"))
-        }
-        var body = request
-        guard var buffer = try? await body.collectBody(upTo: GatewayContext.bodyLimit) else {
-            return .refused(JSONAnswer.error(.contentTooLarge, "request body over \(GatewayContext.bodyLimit) bytes"))
-        }
-        defer { buffer.withUnsafeMutableReadableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
-        do {
-            return .object(try buffer.withUnsafeReadableBytes { try FormBody.parse($0.bindMemory(to: UInt8.self)) })
-        } catch {
-            return .refused(JSONAnswer.error(.badRequest, "a form field appears twice"))
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAPI
 import GatewayConfig
 import Hummingbird
 import HTTPTypes
@@ -7,10 +8,7 @@ import NIOCore
 import PAMAuth
 import Prometheus
 import Revocation
-#if canImport(Glibc)
-import Glibc
 import Secrets
-#endif
 
 /// The HTTP front ends: the JSON API on TCP, and the local socket for `consolegate url`.
 public struct GatewayRoutes: Sendable {
@@ -51,12 +49,12 @@ public struct GatewayRoutes: Sendable {
         router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
         router.get("/api/v1/info") { _, _ in
             // What a client must ask a person for; nothing secret.
-            JSONAnswer.object(.ok, ["secrets": secretKinds.map(\.rawValue), "step_up_secrets": stepUpSecretKinds.map(\.rawValue),
-                                    "logout_first": logoutFirstDefault])
+            JSONAnswer.encode(.ok, InfoAnswer(secrets: secretKinds.map(\.rawValue), stepUpSecrets: stepUpSecretKinds.map(\.rawValue),
+                                              logoutFirst: logoutFirstDefault))
         }
-        router.post("/api/v1/login") { request, context in await login(request, context: context) }
-        router.get("/api/v1/roles") { request, context in await roles(request, context: context) }
-        router.post("/api/v1/roles") { request, context in await postedRoles(request, context: context) }
+        router.post("/api/v1/login") { request, context in try await login(request, context: context) }
+        router.get("/api/v1/roles") { request, context in try await roles(request, context: context) }
+        router.post("/api/v1/roles") { request, context in try await postedRoles(request, context: context) }
         addWebRoutes(to: router)
         return router
     }
@@ -78,63 +76,61 @@ public struct GatewayRoutes: Sendable {
         let router = Router(context: GatewayContext.self)
         router.middlewares.add(SecurityHeadersMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
-        router.post("/v1/url") { request, context in await socketURL(request, context: context) }
-        router.post("/v1/unlock") { request, context in await socketUnlock(request, context: context) }
-        router.post("/v1/revoke") { request, context in await socketRevoke(request, context: context) }
+        router.post("/v1/url") { request, context in try await socketURL(request, context: context) }
+        router.post("/v1/unlock") { request, context in try await socketUnlock(request, context: context) }
+        router.post("/v1/revoke") { request, context in try await socketRevoke(request, context: context) }
         return router
     }
 
     // MARK: - JSON API
 
-    /// A JSON body with an acceptable `username`: `body` gets it and the fields, which are wiped after; a
-    /// field of the wrong type is a 400.
-    func withJSONUser(_ request: Request, context: GatewayContext, _ body: (String, RequestFields) async throws -> Response) async -> Response {
-        var fields: RequestFields
-        switch await Self.readJSONObject(request, context: context) {
-        case .refused(let refusal): return refusal
-        case .object(let object): fields = object
+    /// The body's `username`, when it is one a front end accepts, and its `password` is there: a request
+    /// without one is a mistake, not a guess to count.
+    static func userWithPassword(in fields: RequestFields) throws -> String {
+        guard let user = try fields.text("username") else { throw Refusal(.invalidRequest, "username is required") }
+        guard LoginService.isAcceptableUserName(user) else {
+            throw Refusal(.invalidRequest, "username must be at most 256 bytes, without control characters")
         }
-        defer { fields.wipe() }
-        do {
-            guard let user = try fields.text("username"), LoginService.isAcceptableUserName(user) else {
-                return JSONAnswer.error(.badRequest, "username is required")
-            }
-            return try await body(user, fields)
-        } catch {
-            return JSONAnswer.error(.badRequest, "\(error)")
+        guard try fields.bytes("password") != nil else { throw Refusal(.invalidRequest, "password is required") }
+        return user
+    }
+
+    /// Whether the body asks for credentials (`format: credential-process`) rather than a URL (`url`, the default).
+    static func wantsCredentials(in fields: RequestFields) throws -> Bool {
+        switch try fields.text("format") ?? "url" {
+        case "url": false
+        case "credential-process": true
+        default: throw Refusal(.invalidRequest, "format must be url or credential-process")
         }
     }
 
-    func login(_ request: Request, context: GatewayContext) async -> Response {
-        await withJSONUser(request, context: context) { user, fields in
-            guard try fields.bytes("password") != nil else { return JSONAnswer.error(.badRequest, "password is required") }
+    /// The body's `destination`, when there is one: an absolute console URL.
+    static func destination(in fields: RequestFields) throws -> URL? {
+        guard let text = try fields.text("destination") else { return nil }
+        guard let url = URL(string: text), url.host != nil else { throw Refusal(.invalidRequest, "destination must be an absolute console URL") }
+        return url
+    }
+
+    func login(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await request.withFields(.json) { fields in
+            let user = try Self.userWithPassword(in: fields)
             let secrets = try Self.givenSecrets { try fields.bytes($0.rawValue) }
-            let destination = try fields.text("destination")
-            if let destination, URL(string: destination)?.host == nil {
-                return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
-            }
-            let format = try fields.text("format") ?? "url"
-            guard format == "url" || format == "credential-process" else {
-                return JSONAnswer.error(.badRequest, "format must be url or credential-process")
-            }
             let attempt = LoginAttempt(
-                user: user, secrets: secrets, role: try fields.text("role"), destination: destination.flatMap(URL.init(string:)),
-                region: try fields.text("region"), wantsCredentials: format == "credential-process", logoutFirst: try fields.flag("logout_first"),
-                frontEnd: .api, client: client(request, context), requestId: context.id, deviceToken: try fields.text("device_token"),
+                user: user, secrets: secrets, role: try fields.text("role"), destination: try Self.destination(in: fields), region: try fields.text("region"),
+                wantsCredentials: try Self.wantsCredentials(in: fields), logoutFirst: try fields.flag("logout_first"), frontEnd: .api,
+                client: client(request, context), requestId: context.id, deviceToken: try fields.text("device_token"),
                 isClientConnected: Self.connected(context)
             )
-            switch await service.login(attempt) {
-            case .success(let grant): return JSONAnswer.grant(grant, deviceToken: service.deviceTokens.issue(user: user))
-            case .failure(let failure): return JSONAnswer.failure(failure)
-            }
+            let grant = try await service.login(attempt)
+            return JSONAnswer.grant(grant, deviceToken: service.deviceTokens.issue(user: user))
         }
     }
 
     /// `Authorization: Basic` with the password; a one-time code, where the stack asks for one, in
     /// `X-ConsoleGate-OTP`; a device token in `X-ConsoleGate-Device`.
-    func roles(_ request: Request, context: GatewayContext) async -> Response {
+    func roles(_ request: Request, context: GatewayContext) async throws -> Response {
         guard let header = request.headers[.authorization], let credentials = BasicCredentials(header: header) else {
-            return JSONAnswer.failure(.authenticationFailed)
+            throw LoginFailure.authenticationFailed
         }
         var secrets: [SecretKind: SecretBytes] = [.password: SecretBytes(copying: credentials.password)]
         wipe(storageOf: credentials.password)
@@ -143,28 +139,24 @@ public struct GatewayRoutes: Sendable {
         }
         let attempt = LoginAttempt(user: credentials.user, secrets: secrets, frontEnd: .api, client: client(request, context), requestId: context.id,
                                    deviceToken: request.headers[Self.deviceHeader], isClientConnected: Self.connected(context))
-        return await rolesAnswer(attempt)
+        return try await rolesAnswer(attempt)
     }
 
     /// The same as a JSON body (username, the base secrets, device_token): the secrets stay bytes.
-    func postedRoles(_ request: Request, context: GatewayContext) async -> Response {
-        await withJSONUser(request, context: context) { user, fields in
-            let attempt = LoginAttempt(user: user, secrets: try Self.givenSecrets { try fields.bytes($0.rawValue) }, frontEnd: .api,
+    func postedRoles(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await request.withFields(.json) { fields in
+            let attempt = LoginAttempt(user: try Self.userWithPassword(in: fields), secrets: try Self.givenSecrets { try fields.bytes($0.rawValue) }, frontEnd: .api,
                                        client: client(request, context), requestId: context.id, deviceToken: try fields.text("device_token"),
                                        isClientConnected: Self.connected(context))
-            return await rolesAnswer(attempt)
+            return try await rolesAnswer(attempt)
         }
     }
 
-    private func rolesAnswer(_ attempt: LoginAttempt) async -> Response {
-        switch await service.roles(attempt) {
-        case .success(let offers):
-            // `roles` as before; `offers` adds each role's label and what taking it needs beyond this sign-in.
-            return JSONAnswer.object(.ok, ["roles": offers.map(\.role), "offers": offers.map {
-                ["role": $0.role, "label": $0.label, "step_up_secrets": $0.stepUpSecrets.map(\.rawValue)] as [String: Any]
-            }])
-        case .failure(let failure): return JSONAnswer.failure(failure)
-        }
+    private func rolesAnswer(_ attempt: LoginAttempt) async throws -> Response {
+        let offers = try await service.roles(attempt)
+        return JSONAnswer.encode(.ok, RolesAnswer(offers: offers.map {
+            RolesAnswer.Offer(role: $0.role, label: $0.label, stepUpSecrets: $0.stepUpSecrets.map(\.rawValue))
+        }))
     }
 
     /// Every kind of secret the request carries (whichever a role may need), as wipeable bytes.
@@ -192,128 +184,80 @@ public struct GatewayRoutes: Sendable {
 
     /// Who is asking on the socket (SO_PEERCRED) and what they sent, handed to `body`; the fields are wiped after.
     static func withSocketRequest(_ request: Request, context: GatewayContext,
-                                  _ body: (UInt32, RequestFields) async -> Response) async -> Response {
+                                  _ body: (UInt32, RequestFields) async throws -> Response) async throws -> Response {
         guard let uid = await PeerCredentials.uid(of: context.channel) else {
-            return JSONAnswer.error(.forbidden, "cannot tell who is asking (no peer credentials)")
+            throw Refusal(.notPermitted, "cannot tell who is asking (no peer credentials)")
         }
-        var fields: RequestFields
-        switch await readJSONObject(request, context: context) {
-        case .refused(let refusal): return refusal
-        case .object(let object): fields = object
-        }
-        defer { fields.wipe() }
-        return await body(uid, fields)
+        return try await request.withFields(.json) { fields in try await body(uid, fields) }
     }
 
-    func socketURL(_ request: Request, context: GatewayContext) async -> Response {
-        await Self.withSocketRequest(request, context: context) { uid, fields in
-            do {
-                let destination = try fields.text("destination")
-                if let destination, URL(string: destination)?.host == nil {
-                    return JSONAnswer.error(.badRequest, "destination must be an absolute console URL")
-                }
-                let result = await service.socketLogin(uid: uid, role: try fields.text("role"), destination: destination.flatMap(URL.init(string:)),
-                                                       wantsCredentials: try fields.text("format") == "credential-process", requestId: context.id,
-                                                       isClientConnected: Self.connected(context))
-                switch result {
-                case .success(let grant): return JSONAnswer.grant(grant)
-                case .failure(let failure): return JSONAnswer.failure(failure)
-                }
-            } catch {
-                return JSONAnswer.error(.badRequest, "\(error)")
-            }
+    func socketURL(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await Self.withSocketRequest(request, context: context) { uid, fields in
+            let grant = try await service.socketLogin(uid: uid, role: try fields.text("role"), destination: try Self.destination(in: fields),
+                                                      wantsCredentials: try Self.wantsCredentials(in: fields), requestId: context.id,
+                                                      isClientConnected: Self.connected(context))
+            return JSONAnswer.grant(grant)
         }
     }
 
     /// `consolegate unlock USER|ADDRESS`: root or `admin_group` only, audited either way.
-    func socketUnlock(_ request: Request, context: GatewayContext) async -> Response {
-        await Self.withSocketRequest(request, context: context) { uid, fields in
-            guard let target = try? fields.text("target"), !target.isEmpty else {
-                return JSONAnswer.error(.badRequest, "target (a user name or an address) is required")
+    func socketUnlock(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await Self.withSocketRequest(request, context: context) { uid, fields in
+            guard let target = try? fields.text("target"), LoginService.isAcceptableUserName(target) else {
+                throw Refusal(.invalidRequest, "target (a user name or an address: at most 256 bytes, no control characters) is required")
             }
             switch await service.unlock(target, operatorUID: uid, requestId: context.id) {
-            case .unlocked(let key): return JSONAnswer.object(.ok, ["unlocked": key.description])
-            case .nothingToUnlock(let key): return JSONAnswer.object(.ok, ["unlocked": NSNull(), "message": "\(key) was not locked"])
-            case .notPermitted: return JSONAnswer.error(.forbidden, "only root or members of admin_group may unlock")
-            case .stateUnavailable: return JSONAnswer.failure(.stateUnavailable)
+            case .unlocked(let key): return JSONAnswer.encode(.ok, UnlockAnswer(unlocked: key.description))
+            case .nothingToUnlock(let key): return JSONAnswer.encode(.ok, UnlockAnswer(unlocked: nil, message: "\(key) was not locked"))
+            case .notPermitted: throw Refusal(.notPermitted, "only root or members of admin_group may unlock")
+            case .stateUnavailable: throw LoginFailure.stateUnavailable
             }
         }
     }
 
     /// `consolegate revoke --through-daemon`: root or `admin_group` only, with the daemon's broker
     /// credentials; audited either way. One role per request, or none: the roles the trail shows.
-    func socketRevoke(_ request: Request, context: GatewayContext) async -> Response {
-        await Self.withSocketRequest(request, context: context) { uid, fields in
+    func socketRevoke(_ request: Request, context: GatewayContext) async throws -> Response {
+        try await Self.withSocketRequest(request, context: context) { uid, fields in
             guard let revocations else {
-                return JSONAnswer.error(.badRequest, "aws.strategy federation-token: its sessions belong to the broker IAM user, not a role; see consolegate revoke --help")
+                throw Refusal(.invalidRequest, "aws.strategy federation-token: its sessions belong to the broker IAM user, not a role; see consolegate revoke --help")
             }
             let user: String?, role: String?, all: Bool
             do {
                 (user, role, all) = (try fields.text("user"), try fields.text("role"), try fields.flag("all") ?? false)
             } catch {
-                return JSONAnswer.error(.badRequest, "user and role are strings, all a boolean")
+                throw Refusal(.invalidRequest, "user and role are strings, all a boolean")
             }
             let whom: Revocations.Whom
             switch (user, all) {
             case (let user?, false) where LoginService.isAcceptableUserName(user): whom = .user(user)
             case (nil, true) where role != nil: whom = .everyone
-            default: return JSONAnswer.error(.badRequest, "name a user, or a role with all")
+            default: throw Refusal(.invalidRequest, "name a user, or a role with all")
             }
             if let role, !SessionRevoker.isRoleArn(role) {
-                return JSONAnswer.error(.badRequest, "role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+                throw Refusal(.invalidRequest, "role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
             }
             let (name, permitted) = service.socketOperator(uid: uid)
             guard permitted else {
                 try? await service.auditOperator(uid: uid, name: name, requestId: context.id, outcome: .revokeRefused,
                                                  detail: "revoke refused: not root or in admin_group")
-                return JSONAnswer.error(.forbidden, "only root or members of admin_group may revoke sessions")
+                throw Refusal(.notPermitted, "only root or members of admin_group may revoke sessions")
             }
             do {
                 let done = try await revocations.revoke(whom, roles: role.map { [$0] } ?? [], by: .init(name: name, client: "uid:\(uid)", frontEnd: "socket"))
-                return JSONAnswer.object(.ok, ["revoked": done.map { ["role": $0.role, "detail": $0.detail, "statements": $0.outcome.statements, "size": $0.outcome.size] }])
+                return JSONAnswer.encode(.ok, RevokeAnswer(revoked: done.map {
+                    RevokeAnswer.Revoked(role: $0.role, detail: $0.detail, statements: $0.outcome.statements, size: $0.outcome.size)
+                }))
             } catch let nothing as Revocations.NothingToRevoke {
-                return JSONAnswer.error(.badRequest, "\(nothing)")
+                throw Refusal(.invalidRequest, "\(nothing)")
             } catch let problem as RevocationPolicy.PolicyProblem {
-                return JSONAnswer.error(.badGateway, "\(problem)")
+                throw Refusal(.awsRefused, "\(problem)")
             } catch let error as MintingError {
-                if case .awsRefused = error { return JSONAnswer.error(.badGateway, error.description) }
-                return JSONAnswer.error(.serviceUnavailable, error.description)
+                if case .awsRefused = error { throw Refusal(.awsRefused, error.description) }
+                throw Refusal(.upstreamUnavailable, error.description)
             } catch {
-                return JSONAnswer.error(.serviceUnavailable, "the audit trail is unavailable: \(error)")
+                throw Refusal(.auditUnavailable, "the audit trail is unavailable: \(error)")
             }
-        }
-    }
-
-    // MARK: - Bodies
-
-    enum JSONBody {
-        case object(RequestFields)
-        /// The answer refusing the body: 415, 413 or 400.
-        case refused(Response)
-    }
-
-    static func readJSONObject(_ request: Request, context: GatewayContext) async -> JSONBody {
-        let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard mediaType == "application/json" else {
-            return .refused(JSONAnswer.error(.unsupportedMediaType, "send JSON (Content-Type: application/json)"))
-        }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > GatewayContext.bodyLimit {
-            return .refused(JSONAnswer.error(.contentTooLarge, "request body over \(GatewayContext.bodyLimit) bytes"))
-        }
-        var body = request
-        var buffer: ByteBuffer
-        do {
-            buffer = try await body.collectBody(upTo: GatewayContext.bodyLimit)
-        } catch {
-            return .refused(JSONAnswer.error(.contentTooLarge, "request body over \(GatewayContext.bodyLimit) bytes"))
-        }
-        defer { buffer.withUnsafeMutableReadableBytes { if let base = $0.baseAddress { explicit_bzero(base, $0.count) } } }
-        do {
-            return .object(try buffer.withUnsafeReadableBytes { try FlatJSON.parseObject($0.bindMemory(to: UInt8.self)) })
-        } catch let malformed as FlatJSON.Malformed {
-            return .refused(JSONAnswer.error(.badRequest, "the body must be a JSON object of strings: \(malformed.reason)"))
-        } catch {
-            return .refused(JSONAnswer.error(.badRequest, "the body must be a JSON object of strings"))
         }
     }
 }

@@ -1,76 +1,45 @@
 import Foundation
+import GatewayAPI
 import GatewayStore
 import Hummingbird
 import HTTPTypes
 import Minting
 
-/// JSON responses: `{"error": "..."}` for failures, objects for answers.
+/// JSON answers: the `GatewayAPI` types, encoded one way.
 enum JSONAnswer {
-    /// Seconds a client should wait after a 503 for a full PAM queue.
-    static let retryAfterBusy = "5"
-
-    static func object(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        object(status, ["error": message])
-    }
-
-    /// One answer per failure kind; authentication failures never say more than "authentication failed".
-    static func failure(_ failure: LoginFailure) -> Response {
-        switch failure {
-        case .authenticationFailed:
-            return error(.unauthorized, "authentication failed")
-        case .lockedOut:
-            return error(.tooManyRequests, "too many sign-in attempts; try again later")
-        case .noRole:
-            return error(.forbidden, "you may not take any AWS role; ask your administrator")
-        case .roleNotAllowed(let requested, let allowed):
-            return object(.forbidden, ["error": "you may not take the role \(requested)", "allowed_roles": allowed])
-        case .awsRefused(let message):
-            return error(.badGateway, "AWS refused the request: \(message)")
-        case .upstreamUnavailable:
-            return error(.serviceUnavailable, "AWS is unavailable; try again later")
-        case .auditUnavailable:
-            return error(.serviceUnavailable, "the audit log cannot be written, so no URL was issued; tell your administrator")
-        case .invalidRequest(let message):
-            return error(.badRequest, message)
-        case .clientGone:
-            return error(.serviceUnavailable, "the client went away")
-        case .pamUnavailable:
-            return error(.serviceUnavailable, "sign-in is restarting; try again in a moment")
-        case .stateUnavailable:
-            return error(.serviceUnavailable, "sign-in is unavailable (the gateway's shared state does not answer); try again in a minute")
-        case .choiceExpired:
-            return error(.forbidden, "this role choice has expired; sign in again")
-        case .stepUpRequired(let role, let secrets):
-            return object(.forbidden, ["error": "the role \(role) needs \(secrets.map(\.rawValue).joined(separator: " and ")): sign in with consolegate login or the web page",
-                                       "secrets": secrets.map(\.rawValue)])
-        case .busy:
-            var response = error(.serviceUnavailable, "too many sign-ins at once; try again in a few seconds")
-            response.headers[.retryAfter] = retryAfterBusy
-            return response
-        }
+    static func encode(_ status: HTTPResponse.Status, _ answer: some Encodable) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: APIJSON.encode(answer))))
     }
 
     /// `/healthz`: 200 while logins can be decided, 503 with the reason when not, so that a load balancer
     /// drains this replica.
     static func health(_ health: StateHealth) -> Response {
         switch health {
-        case .ok: object(.ok, ["status": "ok"])
-        case .degraded(let reason): object(.serviceUnavailable, ["status": "degraded", "reason": reason])
+        case .ok: encode(.ok, HealthAnswer(status: "ok"))
+        case .degraded(let reason): encode(.serviceUnavailable, HealthAnswer(status: "degraded", reason: reason))
         }
     }
 
     /// The grant, and for password logins a device token to send back next time (`device_token`).
     static func grant(_ grant: Grant, deviceToken: String? = nil) -> Response {
-        var answer = switch grant {
-        case .url(let minted): minted.jsonObject
-        case .credentials(let session): session.credentialProcessObject
+        switch grant {
+        case .url(let minted): encode(.ok, URLAnswer(minted, deviceToken: deviceToken))
+        case .credentials(let session): encode(.ok, CredentialProcessOutput(session, deviceToken: deviceToken))
         }
-        if let deviceToken { answer["device_token"] = deviceToken }
-        return object(.ok, answer)
+    }
+}
+
+extension URLAnswer {
+    public init(_ minted: MintedURL, deviceToken: String? = nil) {
+        self.init(url: minted.url.absoluteString, expiresAt: minted.expiresAt.formatted(.iso8601), roleArn: minted.roleArn,
+                  sessionName: minted.sessionName, deviceToken: deviceToken)
+    }
+}
+
+extension CredentialProcessOutput {
+    public init(_ session: RoleSession, deviceToken: String? = nil) {
+        let credentials = session.credentials
+        self.init(accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken,
+                  expiration: credentials.expiration?.formatted(.iso8601), deviceToken: deviceToken)
     }
 }

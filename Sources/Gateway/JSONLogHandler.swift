@@ -20,16 +20,18 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        var object: [String: Any] = [
+    public func log(event: LogEvent) {
+        var fields: [String: String] = [
             "time": Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date()),
-            "level": level.rawValue, "label": label, "message": message.description,
+            "level": event.level.rawValue, "label": label, "message": event.message.description,
         ]
-        for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {
+        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             // Hummingbird names its request id hb.request.id; the audit trail calls it request_id.
-            object[key == "hb.request.id" ? "request_id" : key] = "\(value)"
+            fields[key == "hb.request.id" ? "request_id" : key] = "\(value)"
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(fields) else { return }
         let line = Data(JSONLine.escapingLineBreakers(data) + [0x0A])
         Self.lock.withLock { Self.output.write(line) }
     }

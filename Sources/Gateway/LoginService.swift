@@ -49,6 +49,9 @@ public enum LoginFailure: Error, Sendable, Equatable {
     /// The role needs more than was given (its step-up secrets); nothing ran. Told only to someone already
     /// authenticated (the web chooser) or vouched for by the kernel (the socket).
     case stepUpRequired(role: String, secrets: [SecretKind])
+    /// On the socket, where the kernel named the caller: PAM's account check said no, or the uid has no
+    /// name. Nothing to hide there, no password having been asked.
+    case accountRefused
 }
 
 /// Someone this gateway has just authenticated: PAM said yes to their secrets, or, on the socket, the kernel
@@ -168,10 +171,10 @@ public struct LoginService: Sendable {
     var failureFloor: Duration { configuration.lockout.failureFloor }
 
     /// A login with secrets (the JSON API).
-    public func login(_ attempt: LoginAttempt) async -> Result<Grant, LoginFailure> {
-        await audited(attempt) { scope in
+    public func login(_ attempt: LoginAttempt) async throws(LoginFailure) -> Grant {
+        try await audited(attempt) { scope in
             await afterAuthentication(attempt, stepUpFor: .grantRequested(attempt.role), &scope) { user, scope in await grantRole(to: user, attempt, &scope) }
-        }
+        }.get()
     }
 
     /// What the web form gets: a grant, or, for a user with several roles who named none, the token that
@@ -185,8 +188,8 @@ public struct LoginService: Sendable {
     /// choice is bound to the browser's CSRF token and address, kept in the shared state (any replica can
     /// finish it), usable once, for two minutes. The password is not asked for again (a one-time code could
     /// not be used twice anyway).
-    public func webLogin(_ attempt: LoginAttempt, csrf: String) async -> Result<WebStep, LoginFailure> {
-        await audited(attempt) { scope in
+    public func webLogin(_ attempt: LoginAttempt, csrf: String) async throws(LoginFailure) -> WebStep {
+        try await audited(attempt) { scope in
             await afterAuthentication(attempt, stepUpFor: attempt.role.map { .grantRequested($0) } ?? .none, &scope) { user, scope in
                 // A role of its own, or the only one and no step-up: no choice to make.
                 guard attempt.role == nil, user.rules.count > 1 || user.rules.first?.pamService != nil else {
@@ -197,45 +200,45 @@ public struct LoginService: Sendable {
                 do {
                     try await state.holdRoleChoice(choice, for: Self.roleChoiceLifetime)
                 } catch {
-                    scope.record(.stateUnavailable, detail: "\(error)")
-                    return .failure(.stateUnavailable)
+                    return .failure(scope.fail(.stateUnavailable, detail: "\(error)"))
                 }
                 scope.record(.success, detail: "authenticated; choosing among \(user.rules.count) roles")
                 return .success(.chooseRole(token: token, roles: user.offers(base: configuration.pam.secrets)))
             }
-        }
+        }.get()
     }
 
     /// The second step of a web login: the token of a login authenticated moments ago (on this replica or
     /// another), from the same browser and address, and the role picked in `attempt.role`.
     /// A step-up role needs its secrets with the choice; without them the token stays valid (go back, enter).
-    public func chosenRole(token: String, csrf: String, _ attempt: LoginAttempt) async -> Result<(user: String, grant: Grant), LoginFailure> {
+    public func chosenRole(token: String, csrf: String, _ attempt: LoginAttempt) async throws(LoginFailure) -> (user: String, grant: Grant) {
         if let role = attempt.role {
             // Every rule for the role, whoever's: what is asked does not tell whose rule it is.
             let needed = configuration.access.filter { $0.role == role }.flatMap { $0.stepUpSecrets(base: configuration.pam.secrets) }
             let missing = SecretKind.allCases.filter { needed.contains($0) && attempt.secrets[$0] == nil }
-            if !missing.isEmpty { return .failure(.stepUpRequired(role: role, secrets: missing)) }
+            if !missing.isEmpty { throw .stepUpRequired(role: role, secrets: missing) }
         }
         let choice: RoleChoice?
         do {
             choice = try await state.takeRoleChoice(tokenDigest: Self.digest(token))
         } catch {
             logger.error("cannot take a web role choice", metadata: ["request_id": "\(attempt.requestId)", "error": "\(error)"])
-            return .failure(.stateUnavailable)
+            throw .stateUnavailable
         }
         guard let choice, RandomToken.equal(choice.csrfDigest, Self.digest(csrf)), choice.client == attempt.client else {
-            return .failure(.choiceExpired)
+            throw .choiceExpired
         }
         var attempt = attempt
         attempt.user = choice.user
         let user = AuthenticatedUser(name: choice.user, rules: policy.rules(for: choice.user))
-        return await audited(attempt) { scope in
+        let grant = try await audited(attempt) { scope -> Result<Grant, LoginFailure> in
             // The rule the grant will use (the role picked, or else the first), as for every other login.
             if let rule = StepUpChoice.grantRequested(attempt.role).rule(among: user.rules) {
                 if let failure = await passStepUp(attempt, rule: rule, &scope) { return .failure(failure) }
             }
             return await grantRole(to: user, attempt, &scope)
-        }.map { (choice.user, $0) }
+        }.get()
+        return (choice.user, grant)
     }
 
     /// The step-up of a role picked after the base sign-in: a guess of its own (admitted, counted, and its
@@ -267,48 +270,46 @@ public struct LoginService: Sendable {
     }
 
     /// The roles a user may take, after the same authentication and lockout as a login.
-    public func roles(_ attempt: LoginAttempt) async -> Result<[RoleOffer], LoginFailure> {
-        await audited(attempt) { scope in
+    public func roles(_ attempt: LoginAttempt) async throws(LoginFailure) -> [RoleOffer] {
+        try await audited(attempt) { scope in
             await afterAuthentication(attempt, stepUpFor: .none, &scope) { user, scope in
                 scope.record(.success, detail: "listed roles")
                 return .success(user.offers(base: configuration.pam.secrets))
             }
-        }
+        }.get()
     }
 
     /// A local user on the Unix socket: the kernel vouches for the uid, so PAM checks only the account, and
     /// only for a user whom an access rule names.
     public func socketLogin(uid: UInt32, role: String?, destination: URL?, wantsCredentials: Bool, requestId: String,
-                            isClientConnected: @escaping @Sendable () -> Bool = { true }) async -> Result<Grant, LoginFailure> {
+                            isClientConnected: @escaping @Sendable () -> Bool = { true }) async throws(LoginFailure) -> Grant {
         guard let user = policy.directory.userName(uid: uid) else {
             logger.warning("socket caller has no user name", metadata: ["uid": "\(uid)"])
-            return .failure(.authenticationFailed)
+            throw .accountRefused
         }
         let attempt = LoginAttempt(user: user, secrets: [:], role: role, destination: destination, wantsCredentials: wantsCredentials,
                                    frontEnd: .socket, client: "uid:\(uid)", requestId: requestId, isClientConnected: isClientConnected)
-        return await audited(attempt) { scope in
+        return try await audited(attempt) { scope in
             let rules = policy.rules(for: user)
             guard !rules.isEmpty else {
-                scope.record(.noRole, detail: "no access rule names this user or their groups; PAM not run")
-                return .failure(.noRole)
+                return .failure(scope.fail(.noRole, detail: "no access rule names this user or their groups; PAM not run"))
             }
             // The socket carries no secrets: a step-up role is for the web page and `consolegate login`.
             if let rule = StepUpChoice.grantRequested(role).rule(among: rules) {
                 let secrets = rule.secrets ?? configuration.pam.secrets
-                scope.record(.stepUpRequired, role: rule.role, detail: "\(rule.displayName) needs \(secrets.map(\.rawValue).joined(separator: ", ")); PAM not run")
-                return .failure(.stepUpRequired(role: rule.role, secrets: secrets))
+                return .failure(scope.fail(.stepUpRequired(role: rule.role, secrets: secrets), role: rule.role,
+                                           detail: "\(rule.displayName) needs \(secrets.map(\.rawValue).joined(separator: ", ")); PAM not run"))
             }
             let outcome = await authenticator.checkAccount(PAMRequest(service: configuration.pam.service, user: user, mode: .account, tty: "ssh", remoteUser: user))
             if let unavailable = Self.unavailable(outcome) {
-                scope.record(unavailable.outcome, detail: outcome.detail)
-                return .failure(unavailable.failure)
+                return .failure(scope.fail(unavailable, detail: outcome.detail))
             }
             guard outcome.succeeded else {
                 scope.record(Self.auditOutcome(outcome), detail: outcome.detail)
-                return .failure(.authenticationFailed)
+                return .failure(.accountRefused)
             }
             return await grantRole(to: AuthenticatedUser(name: user, rules: rules), attempt, &scope)
-        }
+        }.get()
     }
 
     // MARK: - Steps
@@ -400,13 +401,11 @@ public struct LoginService: Sendable {
         do {
             admission = try await state.admit(user: attempt.user, address: attempt.client, device: device)
         } catch {
-            scope.record(.stateUnavailable, detail: "\(error); PAM not run")
-            return .failure(.stateUnavailable)
+            return .failure(scope.fail(.stateUnavailable, detail: "\(error); PAM not run"))
         }
         switch admission {
         case .locked:
-            scope.record(.lockedOut)
-            return .failure(.lockedOut)
+            return .failure(scope.fail(.lockedOut))
         case .busy:
             scope.record(.throttled, detail: "guesses for this name or address still running")
             return .failure(.lockedOut)
@@ -439,8 +438,7 @@ public struct LoginService: Sendable {
             // Not a guess: no PAM ran (or it was cut off), so the slot goes back without counting. If the
             // state cannot take it back now, the slot lapses on its own.
             try? await state.withdraw(ticket)
-            scope.record(unavailable.outcome, detail: outcome.detail)
-            return unavailable.failure
+            return scope.fail(unavailable, detail: outcome.detail)
         }
         Timer(label: "consolegate_pam_helper_duration_seconds").record(duration: ContinuousClock.now - started)
         guard outcome.succeeded else {
@@ -457,8 +455,7 @@ public struct LoginService: Sendable {
             claimed = try await claimOneTimeCode(of: attempt)
         } catch {
             try? await state.withdraw(ticket)
-            scope.record(.stateUnavailable, detail: "\(error); the one-time code could not be checked for reuse")
-            return .stateUnavailable
+            return scope.fail(.stateUnavailable, detail: "\(error); the one-time code could not be checked for reuse")
         }
         guard claimed else {
             return await refuse(ticket, .codeReused, "PAM accepted a one-time code already used within pam.otp_validity", &scope)
@@ -499,11 +496,9 @@ public struct LoginService: Sendable {
         case .granted(let rule):
             return .success(rule)
         case .noRole:
-            scope.record(.noRole)
-            return .failure(.noRole)
+            return .failure(scope.fail(.noRole))
         case .roleNotAllowed(let allowed):
-            scope.record(.roleNotAllowed, role: attempt.role)
-            return .failure(.roleNotAllowed(requested: attempt.role ?? "", allowed: allowed))
+            return .failure(scope.fail(.roleNotAllowed(requested: attempt.role ?? "", allowed: allowed), role: attempt.role))
         }
     }
 
@@ -513,14 +508,12 @@ public struct LoginService: Sendable {
     /// record of, even if the outcome record then cannot be written.
     private func grant(_ attempt: LoginAttempt, rule: AccessRule, _ scope: inout AuditScope) async -> Result<Grant, LoginFailure> {
         guard attempt.isClientConnected() else {
-            scope.record(.clientGone, role: rule.role, detail: "the client hung up before minting; nothing minted")
-            return .failure(.clientGone)
+            return .failure(scope.fail(.clientGone, role: rule.role, detail: "the client hung up before minting; nothing minted"))
         }
         do {
             try await write(attempt, AuditScope.Entry(outcome: .minting, role: rule.role, detail: "asking AWS; the outcome follows"))
         } catch {
-            scope.record(.upstreamUnavailable, role: rule.role, detail: "the audit log cannot be written; AWS not asked")
-            return .failure(.auditUnavailable)
+            return .failure(scope.fail(.auditUnavailable, role: rule.role, detail: "the audit log cannot be written; AWS not asked"))
         }
         let request = MintRequest(user: attempt.user, roleArn: rule.role, destination: attempt.destination ?? rule.destination,
                                   region: attempt.region ?? rule.region, sessionDuration: rule.sessionDuration, logoutFirst: attempt.logoutFirst)
@@ -530,16 +523,12 @@ public struct LoginService: Sendable {
                 attempt.wantsCredentials ? .credentials(try await minter.credentials(for: request)) : .url(try await minter.mintURL(for: request))
             }
         } catch let error as MintingError {
-            let (outcome, failure) = Self.classify(error)
-            scope.record(outcome, role: rule.role, detail: error.description)
-            return .failure(failure)
+            return .failure(scope.fail(Self.classify(error), role: rule.role, detail: error.description))
         } catch is LoginDeadlinePassed {
             let detail = "aws.login_timeout (\(DurationText.format(configuration.aws.loginTimeout))) passed before AWS answered"
-            scope.record(.upstreamUnavailable, role: rule.role, detail: detail)
-            return .failure(.upstreamUnavailable(detail))
+            return .failure(scope.fail(.upstreamUnavailable(detail), role: rule.role, detail: detail))
         } catch {
-            scope.record(Task.isCancelled ? .clientGone : .upstreamUnavailable, role: rule.role, detail: "\(error)")
-            return .failure(Task.isCancelled ? .clientGone : .upstreamUnavailable("\(error)"))
+            return .failure(scope.fail(Task.isCancelled ? .clientGone : .upstreamUnavailable("\(error)"), role: rule.role, detail: "\(error)"))
         }
         let (sessionName, accessKeyId, expires): (String, String, Date?) = switch grant {
         case .url(let minted): (minted.sessionName, minted.accessKeyId, minted.expiresAt)
@@ -547,8 +536,7 @@ public struct LoginService: Sendable {
         }
         let minted = AuditScope.Minted(sessionName: sessionName, accessKeyId: accessKeyId, expires: expires.map(AuditTime.format))
         guard attempt.isClientConnected() else {
-            scope.record(.clientGone, role: rule.role, minted: minted, detail: "the client hung up while AWS was working; minted but not delivered")
-            return .failure(.clientGone)
+            return .failure(scope.fail(.clientGone, role: rule.role, minted: minted, detail: "the client hung up while AWS was working; minted but not delivered"))
         }
         scope.record(.success, role: rule.role, minted: minted)
         return .success(grant)
@@ -625,10 +613,10 @@ public struct LoginService: Sendable {
     }
 
     /// PAM could not run: the queue was full, or the monitor is gone (503 either way, not a failed guess).
-    static func unavailable(_ outcome: PAMOutcome) -> (outcome: AuditRecord.Outcome, failure: LoginFailure)? {
+    static func unavailable(_ outcome: PAMOutcome) -> LoginFailure? {
         switch outcome.verdict {
-        case .busy: (.busy, .busy)
-        case .unavailable: (.pamUnavailable, .pamUnavailable)
+        case .busy: .busy
+        case .unavailable: .pamUnavailable
         default: nil
         }
     }
@@ -638,14 +626,11 @@ public struct LoginService: Sendable {
         outcome.verdict == .accountRefused ? .accountRefused : .authenticationFailed
     }
 
-    static func classify(_ error: MintingError) -> (AuditRecord.Outcome, LoginFailure) {
+    static func classify(_ error: MintingError) -> LoginFailure {
         switch error {
-        case .awsRefused, .federationRefused:
-            return (.awsRefused, .awsRefused(error.description))
-        case .invalidRequest(let message):
-            return (.invalidRequest, .invalidRequest(message))
-        case .upstreamUnavailable, .malformedResponse, .noBrokerCredentials, .brokerCredentials:
-            return (.upstreamUnavailable, .upstreamUnavailable(error.description))
+        case .awsRefused, .federationRefused: .awsRefused(error.description)
+        case .invalidRequest(let message): .invalidRequest(message)
+        case .upstreamUnavailable, .malformedResponse, .noBrokerCredentials, .brokerCredentials: .upstreamUnavailable(error.description)
         }
     }
 
@@ -720,7 +705,15 @@ struct AuditScope {
         entry = Entry(outcome: outcome, role: entry?.role, minted: entry?.minted, detail: detail)
     }
 
-    /// The one outcome of the attempt; each path through the steps records exactly one.
+    /// A failure's own audit outcome (`LoginFailure.row`), recorded as the attempt's one outcome; returns the
+    /// failure to answer with.
+    mutating func fail(_ failure: LoginFailure, role: String? = nil, minted: Minted? = nil, detail: String? = nil) -> LoginFailure {
+        record(failure.row.audit, role: role, minted: minted, detail: detail)
+        return failure
+    }
+
+    /// The one outcome of the attempt; each path through the steps records exactly one. A step records its
+    /// own when it knows more than the failure's answer tells (throttled, account_refused, code_reused).
     mutating func record(_ outcome: AuditRecord.Outcome, role: String? = nil, minted: Minted? = nil, detail: String? = nil) {
         assert(entry == nil, "an attempt records one outcome")
         entry = Entry(outcome: outcome, role: role, minted: minted, detail: detail)

@@ -10,7 +10,10 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     /// the sign-in endpoint and the console must be listed beside 'self'.
     var formActions: [String] = ["'self'"]
 
-    var headers: [(HTTPField.Name, String)] {
+    var headers: [(HTTPField.Name, String)] { Self.headers(formActions: formActions) }
+
+    /// Also for the answers no route makes (`ConnectionGuard`'s 503).
+    static func headers(formActions: [String] = ["'self'"]) -> [(HTTPField.Name, String)] {
         [
             (.cacheControl, "no-store"),
             (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
@@ -27,7 +30,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try error.response(from: request, context: context)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(error)"])
-            response = JSONAnswer.error(.internalServerError, "internal error")
+            response = Refusal(.internalError, "internal error").response
         }
         for (name, value) in headers {
             response.headers[name] = value
@@ -44,7 +47,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 struct CrossSiteRefusalMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() == "cross-site" {
-            return JSONAnswer.error(.forbidden, "cross-site request refused")
+            return Refusal(.crossSite, "cross-site request refused").response
         }
         // With Referrer-Policy: no-referrer, Chromium sends `Origin: null` on our own form's POST; the browser's
         // Sec-Fetch-Site (which pages cannot forge) says whether it really came from this site.
@@ -52,7 +55,7 @@ struct CrossSiteRefusalMiddleware<Context: RequestContext>: RouterMiddleware {
         if let origin = request.headers[.origin], !(origin == "null" && sameOrigin) {
             let host = request.head.authority
             guard let host, Self.originHost(origin) == host.lowercased() else {
-                return JSONAnswer.error(.forbidden, "cross-site request refused")
+                return Refusal(.crossSite, "cross-site request refused").response
             }
         }
         return try await next(request, context)

@@ -17,11 +17,14 @@ public struct FederationClient: Sendable {
         guard let sessionToken = credentials.sessionToken else {
             throw MintingError.invalidRequest("the console only accepts temporary credentials (with a session token)")
         }
-        let session = try JSONSerialization.data(withJSONObject: [
-            "sessionId": credentials.accessKeyId,
-            "sessionKey": credentials.secretAccessKey,
-            "sessionToken": sessionToken,
-        ], options: [.sortedKeys])
+        struct Session: Encodable {
+            var sessionId: String
+            var sessionKey: String
+            var sessionToken: String
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let session = try encoder.encode(Session(sessionId: credentials.accessKeyId, sessionKey: credentials.secretAccessKey, sessionToken: sessionToken))
         var parameters = [("Action", "getSigninToken"), ("Session", String(decoding: session, as: UTF8.self))]
         if let sessionDuration { parameters.append(("SessionDuration", String(sessionDuration))) }
         var body = Array(FormEncoding.encode(parameters).utf8)
@@ -31,9 +34,8 @@ public struct FederationClient: Sendable {
         let response = try await call.perform(operation: "getSigninToken", request: request, parseError: { _ in nil }, refused: {
             .federationRefused(status: $0.status, detail: "check that the credentials are temporary, not expired, and that SessionDuration is allowed for them")
         })
-        guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-              let token = object["SigninToken"] as? String, !token.isEmpty
-        else {
+        struct Answer: Decodable { var SigninToken: String? }
+        guard let token = (try? JSONDecoder().decode(Answer.self, from: Data(response.body)))?.SigninToken, !token.isEmpty else {
             throw MintingError.malformedResponse(operation: "getSigninToken", detail: "no SigninToken in the answer")
         }
         return token

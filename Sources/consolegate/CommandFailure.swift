@@ -1,14 +1,6 @@
+import GatewayAPI
 import GatewayConfig
 import Minting
-
-/// The exit codes every ConsoleGate command shares.
-enum ExitStatus: Int32 {
-    case success = 0
-    case authenticationFailed = 1
-    case usage = 2
-    case awsRefused = 3
-    case upstreamUnavailable = 4
-}
 
 /// A failure to report on stderr, with its exit code; never a stack trace or a secret.
 struct CommandFailure: Error {
@@ -18,6 +10,18 @@ struct CommandFailure: Error {
     init(_ message: String, exitCode: ExitStatus) {
         self.message = message
         self.exitCode = exitCode
+    }
+
+    /// What the gateway or the daemon refused, in its words, with the exit code its failure has
+    /// (`Failure.row`). An answer that is not the gateway's own (a proxy's error page) is read as the first
+    /// failure with its status.
+    init(refusal body: [UInt8], status: Int, from whom: String) {
+        guard let answer = APIJSON.decode(ErrorAnswer.self, from: body) else {
+            self.init("\(whom) answered HTTP \(status)", exitCode: Failure.allCases.first { $0.status == status }?.exitCode ?? .upstreamUnavailable)
+            return
+        }
+        let roles = answer.allowedRoles.map { $0.isEmpty ? "" : "; your roles: \($0.joined(separator: ", "))" } ?? ""
+        self.init(answer.error + roles, exitCode: answer.failure.exitCode)
     }
 
     init(_ error: any Error) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayAPI
 
 struct ConsoleGate: AsyncParsableCommand {
     /// The release; scripts/package-deb.sh names the package after it (`consolegate --version`).

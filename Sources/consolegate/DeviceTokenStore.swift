@@ -28,7 +28,9 @@ struct DeviceTokenStore {
         all[Self.key(server: server, user: user)] = token
         let directory = (file as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard let data = try? JSONSerialization.data(withJSONObject: all, options: [.sortedKeys]) else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(all) else { return }
         let temporary = "\(file).\(getpid()).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return }
@@ -39,6 +41,6 @@ struct DeviceTokenStore {
 
     private func tokens() -> [String: String] {
         guard let data = FileManager.default.contents(atPath: file) else { return [:] }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: String] ?? [:]
+        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
     }
 }

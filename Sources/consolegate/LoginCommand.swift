@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayAPI
 import Minting
 import PAMAuth
 
@@ -39,8 +40,8 @@ struct LoginCommand: AsyncParsableCommand {
         let userName = user ?? ProcessInfo.processInfo.environment["USER"] ?? ""
         guard !userName.isEmpty else { throw CommandFailure("no user name: pass --user", exitCode: .usage) }
         let transport = AsyncHTTPTransport()
-        let info = try await fetch(transport, TransportRequest(method: "GET", url: server.appendingPathComponent("api/v1/info"), timeout: .seconds(30)))
-        let wanted = (info["secrets"] as? [String]) ?? ["password"]
+        let info = try await fetch(InfoAnswer.self, transport, TransportRequest(method: "GET", url: server.appendingPathComponent("api/v1/info"), timeout: .seconds(30)))
+        let wanted = info.secrets
         guard let terminal = TerminalResponder() else {
             throw CommandFailure("no terminal to ask for your password on", exitCode: .usage)
         }
@@ -49,25 +50,29 @@ struct LoginCommand: AsyncParsableCommand {
         let devices = DeviceTokenStore(environment: ProcessInfo.processInfo.environment)
         let deviceToken = devices.token(server: server, user: userName)
         var role = grant.role
-        if let stepUps = info["step_up_secrets"] as? [String], !stepUps.isEmpty {
+        if !info.stepUpSecrets.isEmpty {
             // Some role needs more (a step-up): ask the gateway which of this person's roles, and by what name.
-            let offers = try await postSecrets(transport, server, "api/v1/roles", user: userName, secrets: secrets, fields: [("device_token", deviceToken)])
-            let offer = (offers["offers"] as? [[String: Any]] ?? []).first { role == nil || $0["role"] as? String == role }
-            role = role ?? offer?["role"] as? String
-            for kind in offer?["step_up_secrets"] as? [String] ?? [] where !secrets.contains(where: { $0.kind == kind }) {
-                secrets.append((kind, try Self.ask(terminal, kind, label: offer?["label"] as? String)))
+            let roles = try await postSecrets(RolesAnswer.self, transport, server, "api/v1/roles", user: userName, secrets: secrets,
+                                              fields: [("device_token", deviceToken)])
+            let offer = roles.offers.first { role == nil || $0.role == role }
+            role = role ?? offer?.role
+            for kind in offer?.stepUpSecrets ?? [] where !secrets.contains(where: { $0.kind == kind }) {
+                secrets.append((kind, try Self.ask(terminal, kind, label: offer?.label)))
             }
         }
         let fields = [("role", role), ("format", grant.format == .credentialProcess ? grant.requestedFormat : nil), ("logout_first", logoutFirst ? "true" : nil),
                       ("device_token", deviceToken)]
-        var answer = try await postSecrets(transport, server, "api/v1/login", user: userName, secrets: secrets, fields: fields)
-        if let token = answer.removeValue(forKey: "device_token") as? String {
-            devices.save(token, server: server, user: userName)
-        }
+        // The device token is kept for next time, not printed.
         switch grant.format {
-        case .url:
-            print(answer["url"] as? String ?? "")
-        case .json, .credentialProcess:
+        case .url, .json:
+            var answer = try await postSecrets(URLAnswer.self, transport, server, "api/v1/login", user: userName, secrets: secrets, fields: fields)
+            if let token = answer.deviceToken { devices.save(token, server: server, user: userName) }
+            answer.deviceToken = nil
+            print(grant.format == .url ? answer.url : OutputFormat.jsonLine(answer))
+        case .credentialProcess:
+            var answer = try await postSecrets(CredentialProcessOutput.self, transport, server, "api/v1/login", user: userName, secrets: secrets, fields: fields)
+            if let token = answer.deviceToken { devices.save(token, server: server, user: userName) }
+            answer.deviceToken = nil
             print(OutputFormat.jsonLine(answer))
         }
     }
@@ -105,30 +110,27 @@ struct LoginCommand: AsyncParsableCommand {
     /// caller's copy right after handing it over zeroed a fresh copy (copy-on-write) and left the request's;
     /// built here, the request holds the only reference once the transport is done, so the bytes are wiped
     /// in place. The transport's own copy is in `ByteBufferAllocator.wiping` memory.
-    private func postSecrets(_ transport: AsyncHTTPTransport, _ server: URL, _ path: String, user: String,
-                             secrets: [(kind: String, value: SecretBytes)], fields: [(String, String?)]) async throws -> [String: Any] {
+    private func postSecrets<Answer: Decodable>(_ answer: Answer.Type, _ transport: AsyncHTTPTransport, _ server: URL, _ path: String, user: String,
+                                                secrets: [(kind: String, value: SecretBytes)], fields: [(String, String?)]) async throws -> Answer {
         let request = TransportRequest(method: "POST", url: server.appendingPathComponent(path), headers: [("Content-Type", "application/json")],
                                        body: Self.body(user: user, secrets: secrets, fields: fields), timeout: .seconds(120))
         defer { wipe(storageOf: request.body) }
-        return try await fetch(transport, request)
+        return try await fetch(answer, transport, request)
     }
 
-    private func fetch(_ transport: AsyncHTTPTransport, _ request: TransportRequest) async throws -> [String: Any] {
+    private func fetch<Answer: Decodable>(_ answer: Answer.Type, _ transport: AsyncHTTPTransport, _ request: TransportRequest) async throws -> Answer {
         let response: TransportResponse
         do {
             response = try await transport.send(request)
         } catch {
             throw CommandFailure("cannot reach \(request.url.host ?? "the server"): \(error)", exitCode: .upstreamUnavailable)
         }
-        let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
-        let message = object["error"] as? String ?? "the server answered HTTP \(response.status)"
-        switch response.status {
-        case 200: return object
-        case 401: throw CommandFailure(message, exitCode: .authenticationFailed)
-        case 403, 429, 502: throw CommandFailure(message, exitCode: .awsRefused)
-        case 400, 413, 415: throw CommandFailure(message, exitCode: .usage)
-        default: throw CommandFailure(message, exitCode: .upstreamUnavailable)
+        guard response.status == 200 else { throw CommandFailure(refusal: response.body, status: response.status, from: "the server") }
+        guard let decoded = APIJSON.decode(Answer.self, from: response.body) else {
+            throw CommandFailure("the server's answer is not what this consolegate expects; is it a ConsoleGate server of this version?",
+                                 exitCode: .upstreamUnavailable)
         }
+        return decoded
     }
 
     /// `"name":"value"`, the value escaped from its bytes, so a password never passes through a Swift String.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import GatewayAPI
 import GatewayStore
 import Minting
 
@@ -11,16 +12,15 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case credentialProcess = "credential-process"
 
     static func render(_ minted: MintedURL, as format: OutputFormat) -> String {
-        format == .json ? jsonLine(minted.jsonObject) : minted.url.absoluteString
+        format == .json ? jsonLine(URLAnswer(minted)) : minted.url.absoluteString
     }
 
     static func renderCredentialProcess(_ session: RoleSession) -> String {
-        jsonLine(session.credentialProcessObject)
+        jsonLine(CredentialProcessOutput(session))
     }
 
     /// One line, whatever the values hold (see `JSONLine`).
-    static func jsonLine(_ object: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: JSONLine.escapingLineBreakers(data), as: UTF8.self)
+    static func jsonLine(_ answer: some Encodable) -> String {
+        String(decoding: JSONLine.escapingLineBreakers(APIJSON.encode(answer)), as: UTF8.self)
     }
 }

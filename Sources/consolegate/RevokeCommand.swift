@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import GatewayAPI
 import GatewayConfig
 import GatewayStore
 import Minting
@@ -103,20 +104,10 @@ struct RevokeCommand: AsyncParsableCommand {
     /// One request per role named (the socket's body is flat), or one for the roles the daemon's trail shows.
     private func askDaemon() async throws {
         for role in role.isEmpty ? [nil] : role.map(Optional.some) {
-            var body: [String: Any] = ["all": all]
-            if let user { body["user"] = user }
-            if let role { body["role"] = role }
-            let (status, object) = try await DaemonSocket(path: daemon.socket).post("/v1/revoke", body, timeout: .seconds(120))
-            let message = object["error"] as? String ?? "the daemon answered HTTP \(status)"
-            switch status {
-            case 200:
-                for done in object["revoked"] as? [[String: Any]] ?? [] {
-                    print(Self.line(done["role"] as? String ?? "?", done["detail"] as? String ?? "", statements: done["statements"] as? Int ?? 0,
-                                    size: done["size"] as? Int ?? 0))
-                }
-            case 400: throw CommandFailure(message, exitCode: .usage)
-            case 403, 502: throw CommandFailure(message, exitCode: .awsRefused)
-            default: throw CommandFailure(message, exitCode: .upstreamUnavailable)
+            let answer = try await DaemonSocket(path: daemon.socket).post("/v1/revoke", SocketRevokeRequest(user: user, role: role, all: all),
+                                                                          answer: RevokeAnswer.self, timeout: .seconds(120))
+            for done in answer.revoked {
+                print(Self.line(done.role, done.detail, statements: done.statements, size: done.size))
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayAPI
 import Minting
 
 /// `consolegate url`: asks the local gateway daemon for a console URL for whoever runs it. The daemon
@@ -45,36 +46,15 @@ struct URLCommand: AsyncParsableCommand {
     }
 
     func ask() async throws {
-        var body: [String: Any] = ["format": grant.requestedFormat]
-        if let role = grant.role { body["role"] = role }
-        if let destination { body["destination"] = destination }
-        let (status, object) = try await DaemonSocket(path: daemon.socket).post("/v1/url", body, timeout: .seconds(60))
-        guard status == 200 else {
-            throw Self.failure(status: status, object: object)
-        }
+        let socket = DaemonSocket(path: daemon.socket)
+        let request = SocketURLRequest(format: grant.requestedFormat, role: grant.role, destination: destination)
         switch grant.format {
         case .url:
-            guard let url = object["url"] as? String else { throw CommandFailure("the daemon sent no URL", exitCode: .upstreamUnavailable) }
-            print(url)
-        case .json, .credentialProcess:
-            print(OutputFormat.jsonLine(object))
-        }
-    }
-
-    static func failure(status: Int, object: [String: Any]) -> CommandFailure {
-        let message = object["error"] as? String ?? "the daemon answered HTTP \(status)"
-        switch status {
-        case 401:
-            return CommandFailure("your account may not sign in now (expired or locked); ask your administrator", exitCode: .awsRefused)
-        case 403:
-            let allowed = (object["allowed_roles"] as? [String]).map { $0.isEmpty ? "" : "; your roles: \($0.joined(separator: ", "))" } ?? ""
-            return CommandFailure(message + allowed, exitCode: .awsRefused)
-        case 400:
-            return CommandFailure(message, exitCode: .usage)
-        case 502:
-            return CommandFailure(message, exitCode: .awsRefused)
-        default:
-            return CommandFailure(message, exitCode: .upstreamUnavailable)
+            print(try await socket.post("/v1/url", request, answer: URLAnswer.self, timeout: .seconds(60)).url)
+        case .json:
+            print(OutputFormat.jsonLine(try await socket.post("/v1/url", request, answer: URLAnswer.self, timeout: .seconds(60))))
+        case .credentialProcess:
+            print(OutputFormat.jsonLine(try await socket.post("/v1/url", request, answer: CredentialProcessOutput.self, timeout: .seconds(60))))
         }
     }
 }

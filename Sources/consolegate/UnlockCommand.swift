@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import GatewayAPI
 import Minting
 
 /// `consolegate unlock USER|ADDRESS`: for operators, through the local socket. The daemon checks who asks
@@ -25,16 +26,8 @@ struct UnlockCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (status, object) = try await DaemonSocket(path: daemon.socket).post("/v1/unlock", ["target": target], timeout: .seconds(30))
-        switch status {
-        case 200:
-            print((object["unlocked"] as? String).map { "unlocked \($0)" } ?? (object["message"] as? String ?? "nothing to unlock"))
-        case 403:
-            throw CommandFailure(object["error"] as? String ?? "not permitted", exitCode: .awsRefused)
-        case 400:
-            throw CommandFailure(object["error"] as? String ?? "bad request", exitCode: .usage)
-        default:
-            throw CommandFailure(object["error"] as? String ?? "the daemon answered HTTP \(status)", exitCode: .upstreamUnavailable)
-        }
+        let answer = try await DaemonSocket(path: daemon.socket).post("/v1/unlock", SocketUnlockRequest(target: target), answer: UnlockAnswer.self,
+                                                                      timeout: .seconds(30))
+        print(answer.unlocked.map { "unlocked \($0)" } ?? answer.message ?? "nothing to unlock")
     }
 }

@@ -258,21 +258,21 @@ import Testing
     ] as [(String, String, String?, MintingError?, [String])])
     func eachAttemptEndsInExactlyOneOutcomeLine(user: String, password: String, role: String?, failure: MintingError?, lines: [String]) async {
         let harness = H(minter: FakeMinter(failure: failure))
-        _ = await harness.service.login(Self.login(user, password, role: role))
+        _ = await serviceResult(try await harness.service.login(Self.login(user, password, role: role)))
         #expect(harness.auditLines.map { $0["outcome"] as? String } == lines)
         #expect(Set(harness.auditLines.compactMap { $0["request_id"] as? String }) == ["req-1"])
     }
 
     @Test func aLoginCancelledWhileAWSWorksEndsInOneOutcomeLine() async throws {
         let harness = H(minter: FakeMinter(delay: .seconds(60)))
-        let login = Task { await harness.service.login(Self.login("alice", "alice-pw")) }
+        let login = Task { await serviceResult(try await harness.service.login(Self.login("alice", "alice-pw"))) }
         // Until the record of intent is on disk, that is, until AWS is being asked (bounded: 10 s).
         let deadline = ContinuousClock.now + .seconds(10)
         while !harness.auditLines.contains(where: { $0["outcome"] as? String == "minting" }), ContinuousClock.now < deadline {
             await Task.yield()
         }
         login.cancel()
-        guard case .failure(let failure) = await login.value else { Issue.record("a cancelled login granted"); return }
+        guard case .failure(let failure) = try await login.value else { Issue.record("a cancelled login granted"); return }
         #expect(failure == .clientGone)
         #expect(harness.auditLines.map { $0["outcome"] as? String } == ["minting", "client_gone"])
         #expect(harness.minter.mints.withLock { $0 } == 0)

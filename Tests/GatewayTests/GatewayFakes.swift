@@ -91,7 +91,7 @@ final class FinishFailingState: GatewayState {
     }
 
     func admit(user: String, address: String, device: String?) async throws -> Admission {
-        try await inner.admit(user: user, address: address, device: device)
+        await inner.admit(user: user, address: address, device: device)
     }
 
     func finish(_ ticket: AttemptTicket, succeeded: Bool) async throws -> Int {
@@ -99,11 +99,11 @@ final class FinishFailingState: GatewayState {
         throw StateUnavailable("lockout finish: no answer within state.postgres.timeout (1s)")
     }
 
-    func withdraw(_ ticket: AttemptTicket) async throws { try await inner.withdraw(ticket) }
-    func unlock(_ key: LockoutKey) async throws -> Bool { try await inner.unlock(key) }
-    func holdRoleChoice(_ choice: RoleChoice, for lifetime: Duration) async throws { try await inner.holdRoleChoice(choice, for: lifetime) }
-    func takeRoleChoice(tokenDigest: String) async throws -> RoleChoice? { try await inner.takeRoleChoice(tokenDigest: tokenDigest) }
-    func claimOneTimeCode(digest: String, validity: Duration) async throws -> Bool { try await inner.claimOneTimeCode(digest: digest, validity: validity) }
+    func withdraw(_ ticket: AttemptTicket) async throws { await inner.withdraw(ticket) }
+    func unlock(_ key: LockoutKey) async throws -> Bool { await inner.unlock(key) }
+    func holdRoleChoice(_ choice: RoleChoice, for lifetime: Duration) async throws { await inner.holdRoleChoice(choice, for: lifetime) }
+    func takeRoleChoice(tokenDigest: String) async throws -> RoleChoice? { await inner.takeRoleChoice(tokenDigest: tokenDigest) }
+    func claimOneTimeCode(digest: String, validity: Duration) async throws -> Bool { await inner.claimOneTimeCode(digest: digest, validity: validity) }
     func health() async -> StateHealth { await inner.health() }
 }
 
@@ -178,5 +178,14 @@ struct GatewayHarness {
 extension TestResponse {
     var json: [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+    }
+}
+
+/// A service call's outcome as a `Result`, so that a test can compare its failure.
+func serviceResult<T>(_ call: @autoclosure () async throws(LoginFailure) -> T) async -> Result<T, LoginFailure> {
+    do {
+        return .success(try await call())
+    } catch {
+        return .failure(error)
     }
 }
