@@ -16,8 +16,7 @@ struct MintCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(name: .long, help: "The ConsoleGate YAML config file.")
-    var config: String
+    @OptionGroup var configFile: ConfigFileOption
 
     @Option(name: .long, help: "The user the session is for (becomes the session name).")
     var user: String
@@ -42,10 +41,10 @@ struct MintCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let configuration = try GatewayConfiguration.load(file: config)
+            let configuration = try configFile.load()
             let rule = AccessPolicy(configuration: configuration).rules(for: user).first { grant.role == nil || $0.role == grant.role }
             guard let roleArn = grant.role ?? rule?.role else {
-                throw CommandFailure("user \(user) matches no access rule in \(config); name a role with --role", exitCode: .usage)
+                throw CommandFailure("user \(user) matches no access rule in \(configFile.config); name a role with --role", exitCode: .usage)
             }
             let request = MintRequest(
                 user: user, roleArn: roleArn,

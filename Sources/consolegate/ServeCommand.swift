@@ -11,16 +11,15 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the gateway: the JSON API over TCP and the local socket for `consolegate url`."
     )
 
-    @Option(name: .long, help: "The ConsoleGate YAML config file.")
-    var config: String
+    @OptionGroup var configFile: ConfigFileOption
 
     func run() async throws {
-        let configuration = try GatewayConfiguration.forCommand(config)
+        let configuration = try configFile.load()
         LoggingSystem.bootstrap(JSONLogHandler.init)
         var logger = Logger(label: "consolegate")
         logger.logLevel = .info
         do {
-            try await GatewayServer.run(configuration: configuration, configFile: config, environment: ProcessInfo.processInfo.environment, logger: logger)
+            try await GatewayServer.run(configuration: configuration, configFile: configFile.config, environment: ProcessInfo.processInfo.environment, logger: logger)
         } catch let error as GatewayStartupError {
             throw CommandFailure(error.description, exitCode: .usage)
         } catch let error as MonitorExited {

@@ -19,7 +19,8 @@ struct SocketOption: ParsableArguments {
     var socket: String = URLCommand.defaultSocket
 }
 
-/// The config file of the commands an operator runs on a gateway host: `audit`, `sessions`, `revoke`, `migrate`.
+/// The config file: `serve`, `mint`, and the commands an operator runs on a gateway host (`audit`, `sessions`,
+/// `revoke`, `migrate`).
 struct ConfigFileOption: ParsableArguments {
     @Option(name: .long, help: "The ConsoleGate YAML config file.")
     var config = "/etc/consolegate/config.yaml"

@@ -159,7 +159,7 @@ access to attrs=userPassword by self write by anonymous auth by * none
 access to * by * read
 EOF
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$ROOT/scripts/lib/ports.sh"
 for _ in 1 2 3 4 5; do
     PORT=$(free_port)
     URI="ldap://127.0.0.1:$PORT/"

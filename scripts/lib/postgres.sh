@@ -9,9 +9,7 @@ pg_as_owner() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-pg_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 start_postgres() {
     CONSOLEGATE_TEST_PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -30,9 +28,14 @@ start_postgres() {
     pg_as_owner "$CONSOLEGATE_TEST_PG_BIN/initdb" -D "$CONSOLEGATE_TEST_PG_DATA" -U postgres --auth=scram-sha-256 \
         --pwfile="$root/pwfile" >"$root/initdb.log" 2>&1 || { cat "$root/initdb.log" >&2; return 1; }
     rm -f "$root/pwfile"
-    CONSOLEGATE_TEST_PG_PORT=$(pg_free_port)
     export CONSOLEGATE_TEST_PG_PORT CONSOLEGATE_TEST_PG_PASSWORD CONSOLEGATE_TEST_PG_DATA CONSOLEGATE_TEST_PG_BIN CONSOLEGATE_TEST_PG_OS_USER
-    postgres_ctl start
+    # A port taken between free_port and the bind fails the start: try another.
+    for _ in 1 2 3 4 5; do
+        CONSOLEGATE_TEST_PG_PORT=$(free_port)
+        postgres_ctl start && return 0
+    done
+    cat "$CONSOLEGATE_TEST_PG_DATA/server.log" >&2
+    return 1
 }
 
 # postgres_ctl start|stop: the cluster's server, waiting until it is up or down (the HA test stops it

@@ -7,9 +7,7 @@
 
 STANDIN_PIDS=()
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # Waits until a URL answers at all (any HTTP status), for at most 20 s.
 wait_for_url() {
