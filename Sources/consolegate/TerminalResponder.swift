@@ -47,7 +47,9 @@ final class TerminalResponder: PAMConversationResponder, @unchecked Sendable {
             tcsetattr(terminal, TCSAFLUSH, &quiet)
         }
         defer { if hasAttributes, !echo { tcsetattr(terminal, TCSAFLUSH, &saved) } }
+        // Room for the longest answer up front: growing would leave copies of it in freed memory.
         var line: [UInt8] = []
+        line.reserveCapacity(SecretBytes.maximumLength + 1)
         var byte: UInt8 = 0
         while true {
             let got = read(terminal, &byte, 1)
@@ -64,7 +66,9 @@ final class TerminalResponder: PAMConversationResponder, @unchecked Sendable {
 /// Secrets read from a stream, one per line: the password, then a one-time code, …
 enum SecretLines {
     static func read(from descriptor: Int32) -> [SecretBytes] {
+        // Room for many secrets up front: growing would leave copies of them in freed memory.
         var all: [UInt8] = []
+        all.reserveCapacity(16 * 1024)
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let got = Glibc.read(descriptor, &chunk, chunk.count)
