@@ -43,7 +43,7 @@ public struct GatewayRoutes: Sendable {
     }
 
     public func apiRouter() -> Router<GatewayContext> {
-        let router = Router(context: GatewayContext.self)
+        let router = Router(context: GatewayContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(SecurityHeadersMiddleware(strictTransportSecurity: tlsEnabled, formActions: formActions))
         router.middlewares.add(CrossSiteRefusalMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
@@ -62,7 +62,7 @@ public struct GatewayRoutes: Sendable {
     /// Prometheus on its own listener (`listen.metrics`), never on the login listener: the counts per outcome
     /// are for operators, not for whoever can reach the login page.
     public static func metricsRouter(_ metrics: PrometheusCollectorRegistry) -> Router<GatewayContext> {
-        let router = Router(context: GatewayContext.self)
+        let router = Router(context: GatewayContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(SecurityHeadersMiddleware())
         router.get("/metrics") { _, _ in
             var text: [UInt8] = []
@@ -73,7 +73,7 @@ public struct GatewayRoutes: Sendable {
     }
 
     public func socketRouter() -> Router<GatewayContext> {
-        let router = Router(context: GatewayContext.self)
+        let router = Router(context: GatewayContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(SecurityHeadersMiddleware())
         router.get("/healthz") { _, _ in JSONAnswer.health(await service.health()) }
         router.post("/v1/url") { request, context in try await socketURL(request, context: context) }

@@ -513,9 +513,17 @@ def test_socket_healthz(gateway):
 
 # --- what the document says about everything else ---------------------------------------------------------
 
+def test_head_answers_as_get_without_the_body(gateway):
+    """HEAD on a GET path (what some load balancers check) has the GET's status and headers, and no body."""
+    for path, status in (("/healthz", 200), ("/", 200), ("/api/v1/info", 200)):
+        response = gateway.sessions["positive"].head(gateway.url + path, timeout=60, allow_redirects=False)
+        assert (response.status_code, response.content) == (status, b""), path
+        assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_unlisted_methods_are_404(gateway):
-    """Routing answers 404 with an empty body, not 405, for a method a path does not list (HEAD included)."""
-    for method, path in (("GET", "/api/v1/login"), ("PUT", "/api/v1/roles"), ("HEAD", "/healthz"), ("OPTIONS", "/"),
+    """Routing answers 404 with an empty body, not 405, for a method a path does not list."""
+    for method, path in (("GET", "/api/v1/login"), ("PUT", "/api/v1/roles"), ("HEAD", "/api/v1/login"), ("OPTIONS", "/"),
                          ("POST", "/api/v1/info"), ("GET", "/nowhere")):
         response = gateway.sessions["positive"].request(method, gateway.url + path, timeout=60, allow_redirects=False)
         assert (response.status_code, response.content) == (404, b""), f"{method} {path}"
