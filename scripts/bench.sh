@@ -6,8 +6,8 @@
 # 2 ms above the memory backend's), and the same logins with state and audit in PostgreSQL (one replica), and
 # through HAProxy to three such replicas: logins per second, p50 and p99 for each. Nothing leaves this machine.
 #
-#   scripts/bench.sh                    # builds .build/release, 500 warm-up + 5000 measured logins
-#   CONSOLEGATE_BUILD_DIR=.build-release/release BENCH_LOGINS=20000 scripts/bench.sh
+#   scripts/bench.sh                    # builds as the package does (.build-deb), 500 warm-up + 5000 logins
+#   CONSOLEGATE_BUILD_DIR=.build-deb/release BENCH_LOGINS=20000 scripts/bench.sh
 #
 # AWS is played by nginx with canned answers (Cognito, STS, the federation endpoint): it answers in
 # microseconds for next to no CPU, where moto's own latency and CPU (tens of ms per call) would hide ours.
@@ -52,11 +52,9 @@ fi
 if [ -n "${CONSOLEGATE_BUILD_DIR:-}" ]; then
     BUILD_DIR=$CONSOLEGATE_BUILD_DIR
 else
-    echo "== building consolegate and consolegate-pam (release)"
-    build_log=$(mktemp)
-    swift build -c release >"$build_log" 2>&1 || { cat "$build_log" >&2; rm -f "$build_log"; exit 1; }
-    rm -f "$build_log"
-    BUILD_DIR=$(swift build -c release --show-bin-path)
+    echo "== building consolegate and consolegate-pam as the package ships them (scripts/lib/release-build.sh)"
+    source scripts/lib/release-build.sh
+    BUILD_DIR=$(release_build .build-deb consolegate consolegate-pam)
 fi
 for binary in consolegate consolegate-pam; do
     [ -x "$BUILD_DIR/$binary" ] || fail "no $BUILD_DIR/$binary (set CONSOLEGATE_BUILD_DIR to the folder of a release build)"

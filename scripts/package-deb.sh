@@ -9,11 +9,10 @@ command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 OUT=$(realpath "${1:-.}")
 BUILD=.build-deb
 
-echo "== release build (static Swift stdlib)"
-swift build -c release --static-swift-stdlib --build-path "$BUILD" --product consolegate >/dev/null
-swift build -c release --static-swift-stdlib --build-path "$BUILD" --product consolegate-pam >/dev/null
-swift build -c release --build-path "$BUILD" --product generate-manual >/dev/null
-BIN="$BUILD/release"
+source scripts/lib/release-build.sh
+
+echo "== release build (static Swift stdlib, packed relocations)"
+BIN=$(release_build "$BUILD" consolegate consolegate-pam generate-manual)
 VERSION=$("$BIN/consolegate" --version)
 ARCH=$(dpkg --print-architecture)
 PACKAGE="consolegate_${VERSION}_${ARCH}"
@@ -77,10 +76,17 @@ install -D -m 0644 deploy/debian/lintian-overrides "$ROOT/usr/share/lintian/over
 install -d -m 0755 "$ROOT/DEBIAN"
 install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm "$ROOT/DEBIAN/"
 find "$ROOT/etc" -type f -printf '/etc/%P\n' | sort >"$ROOT/DEBIAN/conffiles"
-# Dependencies: the package of each shared library the two binaries load.
-DEPENDS=$(for binary in "$ROOT/usr/bin/consolegate" "$ROOT/usr/libexec/consolegate/consolegate-pam"; do
+# Dependencies: the package of each shared library the two binaries load; libc6 at least as new as the newest
+# glibc symbol version they use, and 2.36 for packed relocations (GLIBC_ABI_DT_RELR).
+BINARIES=("$ROOT/usr/bin/consolegate" "$ROOT/usr/libexec/consolegate/consolegate-pam")
+GLIBC=$(objdump -p "${BINARIES[@]}" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n1)
+if objdump -p "${BINARIES[@]}" | grep -q GLIBC_ABI_DT_RELR; then
+    GLIBC=$(printf '%s\n2.36\n' "$GLIBC" | sort -V | tail -n1)
+fi
+DEPENDS=$(for binary in "${BINARIES[@]}"; do
               objdump -p "$binary" | awk '/NEEDED/ {print $2}'
-          done | sort -u | xargs -I{} sh -c 'dpkg -S "*/{}" 2>/dev/null | head -n1 | cut -d: -f1' | sort -u | paste -sd, | sed 's/,/, /g')
+          done | sort -u | xargs -I{} sh -c 'dpkg -S "*/{}" 2>/dev/null | head -n1 | cut -d: -f1' | sort -u \
+          | sed "s/^libc6\$/libc6 (>= $GLIBC)/" | paste -sd, | sed 's/,/, /g')
 cat >"$ROOT/DEBIAN/control" <<EOF
 Package: consolegate
 Version: $VERSION
