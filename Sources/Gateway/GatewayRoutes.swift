@@ -95,18 +95,18 @@ public struct GatewayRoutes: Sendable {
         return user
     }
 
-    /// Whether the body asks for credentials (`format: credential-process`) rather than a URL (`url`, the default).
-    static func wantsCredentials(in fields: RequestFields) throws -> Bool {
-        switch try fields.text("format") ?? "url" {
+    /// Whether the request asks for credentials (`format: credential-process`) rather than a URL (`url`, the default).
+    static func wantsCredentials(format: String?) throws -> Bool {
+        switch format ?? "url" {
         case "url": false
         case "credential-process": true
         default: throw Refusal(.invalidRequest, "format must be url or credential-process")
         }
     }
 
-    /// The body's `destination`, when there is one: an absolute console URL.
-    static func destination(in fields: RequestFields) throws -> URL? {
-        guard let text = try fields.text("destination") else { return nil }
+    /// The request's `destination`, when there is one: an absolute console URL.
+    static func destination(_ text: String?) throws -> URL? {
+        guard let text else { return nil }
         guard let url = URL(string: text), url.host != nil else { throw Refusal(.invalidRequest, "destination must be an absolute console URL") }
         return url
     }
@@ -116,8 +116,8 @@ public struct GatewayRoutes: Sendable {
             let user = try Self.userWithPassword(in: fields)
             let secrets = try Self.givenSecrets { try fields.bytes($0.rawValue) }
             let attempt = LoginAttempt(
-                user: user, secrets: secrets, role: try fields.text("role"), destination: try Self.destination(in: fields), region: try fields.text("region"),
-                wantsCredentials: try Self.wantsCredentials(in: fields), logoutFirst: try fields.flag("logout_first"), frontEnd: .api,
+                user: user, secrets: secrets, role: try fields.text("role"), destination: try Self.destination(try fields.text("destination")), region: try fields.text("region"),
+                wantsCredentials: try Self.wantsCredentials(format: try fields.text("format")), logoutFirst: try fields.flag("logout_first"), frontEnd: .api,
                 client: client(request, context), requestId: context.id, deviceToken: try fields.text("device_token"),
                 isClientConnected: Self.connected(context)
             )
@@ -182,82 +182,75 @@ public struct GatewayRoutes: Sendable {
 
     // MARK: - Unix socket
 
-    /// Who is asking on the socket (SO_PEERCRED) and what they sent, handed to `body`; the fields are wiped after.
-    static func withSocketRequest(_ request: Request, context: GatewayContext,
-                                  _ body: (UInt32, RequestFields) async throws -> Response) async throws -> Response {
+    /// Who is asking on the socket: the kernel says (SO_PEERCRED), not the request.
+    static func peer(_ context: GatewayContext) async throws -> UInt32 {
         guard let uid = await PeerCredentials.uid(of: context.channel) else {
             throw Refusal(.notPermitted, "cannot tell who is asking (no peer credentials)")
         }
-        return try await request.withFields(.json) { fields in try await body(uid, fields) }
+        return uid
     }
 
     func socketURL(_ request: Request, context: GatewayContext) async throws -> Response {
-        try await Self.withSocketRequest(request, context: context) { uid, fields in
-            let grant = try await service.socketLogin(uid: uid, role: try fields.text("role"), destination: try Self.destination(in: fields),
-                                                      wantsCredentials: try Self.wantsCredentials(in: fields), requestId: context.id,
-                                                      isClientConnected: Self.connected(context))
-            return JSONAnswer.grant(grant)
-        }
+        let uid = try await Self.peer(context)
+        let asked = try await request.decoded(SocketURLRequest.self)
+        let grant = try await service.socketLogin(uid: uid, role: asked.role, destination: try Self.destination(asked.destination),
+                                                  wantsCredentials: try Self.wantsCredentials(format: asked.format), requestId: context.id,
+                                                  isClientConnected: Self.connected(context))
+        return JSONAnswer.grant(grant)
     }
 
     /// `consolegate unlock USER|ADDRESS`: root or `admin_group` only, audited either way.
     func socketUnlock(_ request: Request, context: GatewayContext) async throws -> Response {
-        try await Self.withSocketRequest(request, context: context) { uid, fields in
-            guard let target = try? fields.text("target"), LoginService.isAcceptableUserName(target) else {
-                throw Refusal(.invalidRequest, "target (a user name or an address: at most 256 bytes, no control characters) is required")
-            }
-            switch await service.unlock(target, operatorUID: uid, requestId: context.id) {
-            case .unlocked(let key): return JSONAnswer.encode(.ok, UnlockAnswer(unlocked: key.description))
-            case .nothingToUnlock(let key): return JSONAnswer.encode(.ok, UnlockAnswer(unlocked: nil, message: "\(key) was not locked"))
-            case .notPermitted: throw Refusal(.notPermitted, "only root or members of admin_group may unlock")
-            case .stateUnavailable: throw LoginFailure.stateUnavailable
-            }
+        let uid = try await Self.peer(context)
+        let target = try await request.decoded(SocketUnlockRequest.self).target
+        guard LoginService.isAcceptableUserName(target) else {
+            throw Refusal(.invalidRequest, "target (a user name or an address: at most 256 bytes, no control characters) is required")
+        }
+        switch await service.unlock(target, operatorUID: uid, requestId: context.id) {
+        case .unlocked(let key): return JSONAnswer.encode(.ok, UnlockAnswer(unlocked: key.description))
+        case .nothingToUnlock(let key): return JSONAnswer.encode(.ok, UnlockAnswer(unlocked: nil, message: "\(key) was not locked"))
+        case .notPermitted: throw Refusal(.notPermitted, "only root or members of admin_group may unlock")
+        case .stateUnavailable: throw LoginFailure.stateUnavailable
         }
     }
 
     /// `consolegate revoke --through-daemon`: root or `admin_group` only, with the daemon's broker
     /// credentials; audited either way. One role per request, or none: the roles the trail shows.
     func socketRevoke(_ request: Request, context: GatewayContext) async throws -> Response {
-        try await Self.withSocketRequest(request, context: context) { uid, fields in
-            guard let revocations else {
-                throw Refusal(.invalidRequest, "aws.strategy federation-token: its sessions belong to the broker IAM user, not a role; see consolegate revoke --help")
-            }
-            let user: String?, role: String?, all: Bool
-            do {
-                (user, role, all) = (try fields.text("user"), try fields.text("role"), try fields.flag("all") ?? false)
-            } catch {
-                throw Refusal(.invalidRequest, "user and role are strings, all a boolean")
-            }
-            let whom: Revocations.Whom
-            switch (user, all) {
-            case (let user?, false) where LoginService.isAcceptableUserName(user): whom = .user(user)
-            case (nil, true) where role != nil: whom = .everyone
-            default: throw Refusal(.invalidRequest, "name a user, or a role with all")
-            }
-            if let role, !SessionRevoker.isRoleArn(role) {
-                throw Refusal(.invalidRequest, "role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
-            }
-            let (name, permitted) = service.socketOperator(uid: uid)
-            guard permitted else {
-                try? await service.auditOperator(uid: uid, name: name, requestId: context.id, outcome: .revokeRefused,
-                                                 detail: "revoke refused: not root or in admin_group")
-                throw Refusal(.notPermitted, "only root or members of admin_group may revoke sessions")
-            }
-            do {
-                let done = try await revocations.revoke(whom, roles: role.map { [$0] } ?? [], by: .init(name: name, client: "uid:\(uid)", frontEnd: "socket"))
-                return JSONAnswer.encode(.ok, RevokeAnswer(revoked: done.map {
-                    RevokeAnswer.Revoked(role: $0.role, detail: $0.detail, statements: $0.outcome.statements, size: $0.outcome.size)
-                }))
-            } catch let nothing as Revocations.NothingToRevoke {
-                throw Refusal(.invalidRequest, "\(nothing)")
-            } catch let problem as RevocationPolicy.PolicyProblem {
-                throw Refusal(.awsRefused, "\(problem)")
-            } catch let error as MintingError {
-                if case .awsRefused = error { throw Refusal(.awsRefused, error.description) }
-                throw Refusal(.upstreamUnavailable, error.description)
-            } catch {
-                throw Refusal(.auditUnavailable, "the audit trail is unavailable: \(error)")
-            }
+        let uid = try await Self.peer(context)
+        let asked = try await request.decoded(SocketRevokeRequest.self)
+        guard let revocations else {
+            throw Refusal(.invalidRequest, "aws.strategy federation-token: its sessions belong to the broker IAM user, not a role; see consolegate revoke --help")
+        }
+        let whom: Revocations.Whom
+        switch (asked.user, asked.all) {
+        case (let user?, false) where LoginService.isAcceptableUserName(user): whom = .user(user)
+        case (nil, true) where asked.role != nil: whom = .everyone
+        default: throw Refusal(.invalidRequest, "name a user, or a role with all")
+        }
+        if let role = asked.role, !SessionRevoker.isRoleArn(role) {
+            throw Refusal(.invalidRequest, "role takes a role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        }
+        let (name, permitted) = service.socketOperator(uid: uid)
+        guard permitted else {
+            try? await service.auditOperator(uid: uid, name: name, requestId: context.id, outcome: .revokeRefused,
+                                             detail: "revoke refused: not root or in admin_group")
+            throw Refusal(.notPermitted, "only root or members of admin_group may revoke sessions")
+        }
+        do {
+            let done = try await revocations.revoke(whom, roles: asked.role.map { [$0] } ?? [], by: .init(name: name, client: "uid:\(uid)", frontEnd: "socket"))
+            return JSONAnswer.encode(.ok, RevokeAnswer(revoked: done.map {
+                RevokeAnswer.Revoked(role: $0.role, detail: $0.detail, statements: $0.outcome.statements, size: $0.outcome.size)
+            }))
+        } catch let nothing as Revocations.NothingToRevoke {
+            throw Refusal(.invalidRequest, "\(nothing)")
+        } catch let problem as RevocationPolicy.PolicyProblem {
+            throw Refusal(.awsRefused, "\(problem)")
+        } catch let error as MintingError {
+            if case .awsRefused = error { throw Refusal(.awsRefused, error.description) }
+            throw Refusal(.upstreamUnavailable, error.description)
+        } catch {
+            throw Refusal(.auditUnavailable, "the audit trail is unavailable: \(error)")
         }
     }
 }

@@ -177,12 +177,12 @@ public struct RevokeAnswer: Codable, Sendable, Equatable {
 
 /// What `consolegate url` asks the socket's `/v1/url` for.
 public struct SocketURLRequest: Codable, Sendable, Equatable {
-    /// `url` or `credential-process`.
-    public var format: String
+    /// `url` (when absent) or `credential-process`.
+    public var format: String?
     public var role: String?
     public var destination: String?
 
-    public init(format: String, role: String?, destination: String?) {
+    public init(format: String?, role: String?, destination: String?) {
         self.format = format
         self.role = role
         self.destination = destination
@@ -204,12 +204,20 @@ public struct SocketUnlockRequest: Codable, Sendable, Equatable {
 public struct SocketRevokeRequest: Codable, Sendable, Equatable {
     public var user: String?
     public var role: String?
+    /// Everyone's sessions of `role`; false when absent.
     public var all: Bool
 
     public init(user: String?, role: String?, all: Bool) {
         self.user = user
         self.role = role
         self.all = all
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        user = try container.decodeIfPresent(String.self, forKey: .user)
+        role = try container.decodeIfPresent(String.self, forKey: .role)
+        all = try container.decodeIfPresent(Bool.self, forKey: .all) ?? false
     }
 }
 

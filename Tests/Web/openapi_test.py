@@ -482,6 +482,13 @@ def test_socket_as_root(gateway):
     # so the answer may say it is the account.
     assert send(gateway, "/v1/url", "POST", expect=401, media_type="application/json", body={}).json()["failure"] == "account_refused"
     send(gateway, "/v1/url", "POST", expect=400, media_type="application/json", body={"destination": "nowhere"})
+    # The socket's requests are decoded as GatewayAPI's types; a wrong type is a 400 that names the field.
+    assert send(gateway, "/v1/url", "POST", expect=400, media_type="application/json",
+                body={"role": 5}).json()["error"] == "role must be a string"
+    assert send(gateway, "/v1/revoke", "POST", expect=400, media_type="application/json",
+                body={"role": "arn:aws:iam::123456789012:role/X", "all": "yes"}).json()["error"] == "all must be true or false"
+    assert send(gateway, "/v1/unlock", "POST", expect=400, media_type="application/json",
+                body=[]).json()["error"] == "the body must be a JSON object"
     send(gateway, "/v1/url", "POST", expect=415, media_type="text/plain", body="{}")
     assert send(gateway, "/v1/unlock", "POST", expect=200, media_type="application/json",
                 body={"target": "oa-never-seen"}).json() == {"unlocked": None, "message": "user:oa-never-seen was not locked"}
