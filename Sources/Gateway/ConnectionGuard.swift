@@ -1,3 +1,4 @@
+import GatewayAPI
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
@@ -109,7 +110,7 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     public func handlerAdded(context: ChannelHandlerContext) {
         switch limiter.admit(context.channel) {
         case .refused:
-            var head = HTTPResponse(status: .serviceUnavailable, headerFields: [.contentLength: "0", .connection: "close", .retryAfter: "5"])
+            var head = HTTPResponse(status: .serviceUnavailable, headerFields: [.contentLength: "0", .connection: "close", .retryAfter: String(Failure.retryAfterBusy)])
             for (name, value) in SecurityHeadersMiddleware<GatewayContext>.headers() { head.headerFields[name] = value }
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolatedUnsafeUnchecked().whenComplete { _ in context.close(promise: nil) }

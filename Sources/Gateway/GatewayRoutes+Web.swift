@@ -88,7 +88,7 @@ extension GatewayRoutes {
 
     func webFailure(_ failure: LoginFailure, csrf: String, user: String, logoutFirst: Bool) -> Response {
         var response = html(failure.status, WebPages.login(secrets: secretKinds, csrf: csrf, error: failure.row.page, username: user, logoutFirst: logoutFirst))
-        if let seconds = failure.row.failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        response.setRetryAfter(for: failure.row.failure)
         return response
     }
 

@@ -56,7 +56,7 @@ extension LoginFailure: HTTPResponseError {
         }
     }
 
-    public var status: HTTPResponse.Status { .init(code: row.failure.status) }
+    public var status: HTTPResponse.Status { row.failure.httpStatus }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         Refusal(answer).response

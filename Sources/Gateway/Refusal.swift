@@ -15,7 +15,7 @@ struct Refusal: HTTPResponseError {
         self.answer = answer
     }
 
-    var status: HTTPResponse.Status { .init(code: answer.failure.status) }
+    var status: HTTPResponse.Status { answer.failure.httpStatus }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         response
@@ -23,7 +23,19 @@ struct Refusal: HTTPResponseError {
 
     var response: Response {
         var response = JSONAnswer.encode(status, answer)
-        if let seconds = answer.failure.retryAfter { response.headers[.retryAfter] = String(seconds) }
+        response.setRetryAfter(for: answer.failure)
         return response
+    }
+}
+
+extension Failure {
+    /// The row's status as Hummingbird takes it.
+    var httpStatus: HTTPResponse.Status { .init(code: status) }
+}
+
+extension Response {
+    /// `Retry-After` where the failure's row has one, on a JSON answer or a page alike.
+    mutating func setRetryAfter(for failure: Failure) {
+        if let seconds = failure.retryAfter { headers[.retryAfter] = String(seconds) }
     }
 }
