@@ -12,16 +12,23 @@ struct CommandFailure: Error {
         self.exitCode = exitCode
     }
 
-    /// What the gateway or the daemon refused, in its words, with the exit code its failure has
-    /// (`Failure.row`). An answer that is not the gateway's own (a proxy's error page) is read as the first
-    /// failure with its status.
-    init(refusal body: [UInt8], status: Int, from whom: String) {
-        guard let answer = APIJSON.decode(ErrorAnswer.self, from: body) else {
-            self.init("\(whom) answered HTTP \(status)", exitCode: Failure.allCases.first { $0.status == status }?.exitCode ?? .upstreamUnavailable)
-            return
+    /// The gateway's or the daemon's answer (`whom`: "the server", "the daemon") as the `GatewayAPI` type
+    /// asked for, or what it refused, in its words, with the exit code its failure has (`Failure.row`). A
+    /// refusal that is not the gateway's own (a proxy's error page) is read as the first failure with its
+    /// status.
+    static func answer<Answer: Decodable>(_ type: Answer.Type, of response: TransportResponse, from whom: String) throws(CommandFailure) -> Answer {
+        guard response.status == 200 else {
+            guard let refusal = APIJSON.decode(ErrorAnswer.self, from: response.body) else {
+                throw CommandFailure("\(whom) answered HTTP \(response.status)",
+                                     exitCode: Failure.allCases.first { $0.status == response.status }?.exitCode ?? .upstreamUnavailable)
+            }
+            let roles = refusal.allowedRoles.map { $0.isEmpty ? "" : "; your roles: \($0.joined(separator: ", "))" } ?? ""
+            throw CommandFailure(refusal.error + roles, exitCode: refusal.failure.exitCode)
         }
-        let roles = answer.allowedRoles.map { $0.isEmpty ? "" : "; your roles: \($0.joined(separator: ", "))" } ?? ""
-        self.init(answer.error + roles, exitCode: answer.failure.exitCode)
+        guard let answer = APIJSON.decode(type, from: response.body) else {
+            throw CommandFailure("\(whom)'s answer is not what this consolegate expects; is it ConsoleGate of the same version?", exitCode: .upstreamUnavailable)
+        }
+        return answer
     }
 
     init(_ error: any Error) {

@@ -23,10 +23,6 @@ struct DaemonSocket {
         } catch {
             throw CommandFailure("cannot reach the ConsoleGate daemon at \(path); is it running?", exitCode: .upstreamUnavailable)
         }
-        guard response.status == 200 else { throw CommandFailure(refusal: response.body, status: response.status, from: "the daemon") }
-        guard let answer = APIJSON.decode(Answer.self, from: response.body) else {
-            throw CommandFailure("the daemon's answer is not what this consolegate expects; are both the same version?", exitCode: .upstreamUnavailable)
-        }
-        return answer
+        return try CommandFailure.answer(answer, of: response, from: "the daemon")
     }
 }

@@ -125,12 +125,7 @@ struct LoginCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("cannot reach \(request.url.host ?? "the server"): \(error)", exitCode: .upstreamUnavailable)
         }
-        guard response.status == 200 else { throw CommandFailure(refusal: response.body, status: response.status, from: "the server") }
-        guard let decoded = APIJSON.decode(Answer.self, from: response.body) else {
-            throw CommandFailure("the server's answer is not what this consolegate expects; is it a ConsoleGate server of this version?",
-                                 exitCode: .upstreamUnavailable)
-        }
-        return decoded
+        return try CommandFailure.answer(answer, of: response, from: "the server")
     }
 
     /// `"name":"value"`, the value escaped from its bytes, so a password never passes through a Swift String.
