@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAPI
 import GatewayStore
 import Logging
 
@@ -29,10 +30,7 @@ public struct JSONLogHandler: LogHandler {
             // Hummingbird names its request id hb.request.id; the audit trail calls it request_id.
             fields[key == "hb.request.id" ? "request_id" : key] = "\(value)"
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(fields) else { return }
-        let line = Data(JSONLine.escapingLineBreakers(data) + [0x0A])
+        let line = Data(JSONLine.escapingLineBreakers(APIJSON.encode(fields)) + [0x0A])
         Self.lock.withLock { Self.output.write(line) }
     }
 }

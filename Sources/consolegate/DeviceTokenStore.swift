@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,9 +29,7 @@ struct DeviceTokenStore {
         all[Self.key(server: server, user: user)] = token
         let directory = (file as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        guard let data = try? encoder.encode(all) else { return }
+        let data = APIJSON.encode(all)
         let temporary = "\(file).\(getpid()).tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return }
@@ -41,6 +40,6 @@ struct DeviceTokenStore {
 
     private func tokens() -> [String: String] {
         guard let data = FileManager.default.contents(atPath: file) else { return [:] }
-        return (try? JSONDecoder().decode([String: String].self, from: data)) ?? [:]
+        return APIJSON.decode([String: String].self, from: Array(data)) ?? [:]
     }
 }
