@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -179,25 +178,6 @@ def csp_errors(b: Browser) -> list[str]:
             if "Content Security Policy" in m.get("message", "") or "Refused to" in m.get("message", "")]
 
 
-class Inputs(HTMLParser):
-    """<input> and <form> attributes of a page, for the checks without a browser."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.inputs: list[dict] = []
-        self.forms: list[dict] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "input":
-            self.inputs.append(dict(attrs))
-        elif tag == "form":
-            self.forms.append(dict(attrs))
-
-    def value(self, name: str):
-        return next((i.get("value") for i in self.inputs if i.get("name") == name), None)
-
-
 # --- checks -------------------------------------------------------------------------------------------------
 
 def check_info(check, gw: Gateway, secrets: list[str], logout_first: bool, step_up: list[str] = ()) -> None:
@@ -337,22 +317,14 @@ def audit_entry(gw: Gateway, user: str) -> dict:
 
 # --- CSRF, without a browser --------------------------------------------------------------------------------
 
-def login_page(gw: Gateway):
-    """GET /: (cookie value, csrf field value, raw Set-Cookie header)."""
-    status, headers, body = gw.http("GET", "/")
-    raw = next((c for c in headers.get_all("Set-Cookie") or [] if c.strip().startswith("consolegate_csrf=")), "")
-    cookie = raw.split(";")[0].split("=", 1)[1] if raw else ""
-    return cookie, Inputs(body.decode("utf-8", "replace")).value("csrf"), raw
-
-
 def check_csrf(check, gw: Gateway, user: User) -> None:
     federation = gw.standins["federation_url"]
-    cookie_a, token_a, raw = login_page(gw)
+    cookie_a, token_a, raw = gw.login_page()
     check("GET / sets consolegate_csrf and a csrf field", bool(cookie_a) and bool(token_a), raw)
     attributes = [a.strip().lower() for a in raw.split(";")[1:]]
     check("the consolegate_csrf cookie: HttpOnly; SameSite=Strict; Path=/",
           "httponly" in attributes and "samesite=strict" in attributes and "path=/" in attributes, raw)
-    cookie_b, token_b, _ = login_page(gw)
+    cookie_b, token_b, _ = gw.login_page()
     check("another session gets another token", token_b and token_b != token_a)
 
     def post(fields: dict, cookie: str | None, extra: dict | None = None):

@@ -40,6 +40,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -511,6 +512,14 @@ class Gateway:
         `port`: another listener (metrics); `source`: the loopback address to connect from."""
         return request(self.host, port or self.port, method, path, body, headers, timeout=timeout, source=source)
 
+    def login_page(self):
+        """GET / as a new browser: (the consolegate_csrf cookie's value, the form's csrf field, the raw Set-Cookie
+        header)."""
+        _, headers, body = self.http("GET", "/")
+        raw = next((c for c in headers.get_all("Set-Cookie") or [] if c.strip().startswith("consolegate_csrf=")), "")
+        cookie = raw.split(";")[0].split("=", 1)[1] if raw else ""
+        return cookie, Inputs(body.decode("utf-8", "replace")).value("csrf"), raw
+
     def api_login(self, **fields):
         """POST /api/v1/login with a JSON body; (status, parsed JSON or None)."""
         status, _, body = self.http("POST", "/api/v1/login", json.dumps(fields),
@@ -525,6 +534,22 @@ class Gateway:
         if status != 200:
             raise AssertionError(f"GET /metrics answered {status}")
         return body.decode()
+
+
+class Inputs(HTMLParser):
+    """The <input> attributes of a page, for the checks without a browser."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.inputs: list[dict] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "input":
+            self.inputs.append(dict(attrs))
+
+    def value(self, name: str):
+        return next((i.get("value") for i in self.inputs if i.get("name") == name), None)
 
 
 def request(host: str, port: int, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None,

@@ -95,11 +95,9 @@ def test_json_login_right_and_wrong(gateway):
 
 def test_web_form_login(gateway):
     gw, alice = gateway
-    _, headers, page = gw.http("GET", "/")
-    cookie = next(c for c in headers.get_all("Set-Cookie") if c.startswith("consolegate_csrf=")).split(";")[0]
-    token = re.search(rb'name="csrf" value="([^"]+)"', page).group(1).decode()
+    cookie, token, _ = gw.login_page()
     status, _, _ = gw.http("POST", "/login", urlencode({"username": alice.name, "password": alice.password, "csrf": token}),
-                           dict(FORM, Cookie=cookie))
+                           dict(FORM, Cookie=f"consolegate_csrf={cookie}"))
     assert status == 303
     assert remembered(gw, alice.password.encode()) == []
 
