@@ -25,15 +25,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
-        // libcrypto (OpenSSL) for SHA-256 and HMAC; only AWSSigV4 imports it.
-        .systemLibrary(
-            name: "CLibCrypto",
-            pkgConfig: "libcrypto",
-            providers: [.apt(["libssl-dev"])]
-        ),
+        // libcrypto (OpenSSL) for SHA-256; only AWSSigV4 imports it, and links its archive (libssl-dev's
+        // libcrypto.a): that puts libcrypto's SHA-256, a few kilobytes, in the binary, where the shared library
+        // would cost every start 1.5 MiB of resident memory for its loading alone (scripts/bench.sh).
+        .systemLibrary(name: "CLibCrypto"),
         // Secret bytes that wipe themselves, and the one wipe function: Glibc only, so the monitor can use it.
         .target(name: "Secrets"),
-        .target(name: "AWSSigV4", dependencies: ["CLibCrypto", "Secrets"]),
+        .target(name: "AWSSigV4", dependencies: ["CLibCrypto", "Secrets"], linkerSettings: [.linkedLibrary(":libcrypto.a")]),
         // libpam; only the monitor (consolegate-pam) imports it.
         .systemLibrary(
             name: "CPAM",
