@@ -10,24 +10,25 @@ import Glibc
 /// deadline. Past the cap a transaction waits a moment (`pendingWait`, in a queue as long as the cap) and is
 /// then answered `busy`. The services, the deadline and the cap are fixed at start. Single-threaded: a poll
 /// loop over the control socket and a signalfd for SIGCHLD.
+/// Its bookkeeping is arrays of Int and milliseconds of CLOCK_MONOTONIC: dictionaries, tuples and `Duration`
+/// would have the Swift runtime build type metadata from mangled names and do 128-bit arithmetic, code that
+/// stays resident in a process that otherwise sleeps in poll (scripts/bench.sh measures its RSS).
 struct Monitor {
-    /// The base service and the step-up services of the access rules: no other runs.
-    let services: Set<String>
-    let timeout: Duration
-    let maxConcurrent: Int
+    let arguments: MonitorArguments
     let control: Int32
-    private var workers: [pid_t: ContinuousClock.Instant] = [:]
+    /// The running workers and their deadlines, at the same places.
+    private var workerPids: [Int] = []
+    private var workerDeadlines: [Int] = []
     /// Transactions that came while `maxConcurrent` workers ran, and until when they may wait.
-    private var pending: [(socket: Int32, until: ContinuousClock.Instant)] = []
+    private var pendingSockets: [Int] = []
+    private var pendingUntil: [Int] = []
     private var childSignals: Int32 = -1
     /// The daemon counts a worker as done when its socket closes, a moment before the monitor has reaped it;
     /// a transaction that comes in that moment waits rather than be refused.
-    static let pendingWait: Duration = .milliseconds(500)
+    static let pendingWaitMilliseconds = 500
 
-    init(services: Set<String>, timeout: Duration, maxConcurrent: Int, control: Int32) {
-        self.services = services
-        self.timeout = timeout
-        self.maxConcurrent = maxConcurrent
+    init(arguments: MonitorArguments, control: Int32) {
+        self.arguments = arguments
         self.control = control
     }
 
@@ -40,14 +41,15 @@ struct Monitor {
             reap()
             killOverdue()
             startPending()
-            var descriptors = [pollfd(fd: control, events: Int16(POLLIN), revents: 0), pollfd(fd: childSignals, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&descriptors, 2, nextTimeout())
+            var descriptors = (pollfd(fd: control, events: Int16(POLLIN), revents: 0), pollfd(fd: childSignals, events: Int16(POLLIN), revents: 0))
+            let timeout = nextTimeout()
+            let ready = withUnsafeMutableBytes(of: &descriptors) { poll($0.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, timeout) }
             if ready < 0 {
                 if errno == EINTR { continue }
                 Log.fatal("poll: \(String(cString: strerror(errno)))")
             }
-            if descriptors[1].revents != 0 { drain(childSignals) }
-            if descriptors[0].revents & Int16(POLLIN) != 0 {
+            if descriptors.1.revents != 0 { drain(childSignals) }
+            if descriptors.0.revents & Int16(POLLIN) != 0 {
                 var transaction: Int32 = -1
                 let received = consolegate_receive_fd(control, &transaction)
                 if received <= 0 { shutDown() }
@@ -56,7 +58,7 @@ struct Monitor {
                 } else {
                     admit(transaction)
                 }
-            } else if descriptors[0].revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+            } else if descriptors.0.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
                 shutDown()
             }
         }
@@ -64,10 +66,11 @@ struct Monitor {
 
     private mutating func admit(_ transaction: Int32) {
         reap()
-        if workers.count < maxConcurrent, pending.isEmpty {
+        if workerPids.count < arguments.maxConcurrent, pendingSockets.isEmpty {
             start(transaction)
-        } else if pending.count < maxConcurrent {
-            pending.append((transaction, ContinuousClock.now + Self.pendingWait))
+        } else if pendingSockets.count < arguments.maxConcurrent {
+            pendingSockets.append(Int(transaction))
+            pendingUntil.append(monotonicMilliseconds() + Self.pendingWaitMilliseconds)
         } else {
             refuseBusy(transaction)
         }
@@ -75,24 +78,25 @@ struct Monitor {
 
     /// Starts waiting transactions while workers are free; answers `busy` to those that waited too long.
     private mutating func startPending() {
-        while workers.count < maxConcurrent, !pending.isEmpty {
-            start(pending.removeFirst().socket)
+        while workerPids.count < arguments.maxConcurrent, !pendingSockets.isEmpty {
+            pendingUntil.removeFirst()
+            start(Int32(pendingSockets.removeFirst()))
         }
-        let now = ContinuousClock.now
-        while let first = pending.first, first.until <= now {
-            pending.removeFirst()
-            refuseBusy(first.socket)
+        let now = monotonicMilliseconds()
+        while let until = pendingUntil.first, until <= now {
+            pendingUntil.removeFirst()
+            refuseBusy(Int32(pendingSockets.removeFirst()))
         }
     }
 
     private func refuseBusy(_ transaction: Int32) {
-        Log.refused("a transaction while \(maxConcurrent) workers run (--max-concurrent)")
+        Log.refused("a transaction while \(arguments.maxConcurrent) workers run (--max-concurrent)")
         _ = try? FrameChannel(readFD: transaction, writeFD: transaction).send(.busy, [])
         close(transaction)
     }
 
     private mutating func start(_ transaction: Int32) {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = monotonicMilliseconds() + arguments.timeoutSeconds * 1000
         let pid = fork()
         if pid == 0 {
             // The worker: only its transaction socket (as stdin and stdout) and stderr stay open.
@@ -105,7 +109,8 @@ struct Monitor {
             setpgid(0, 0)
             consolegate_die_with_parent()
             consolegate_become_subreaper()
-            let status = Worker.run(channel: FrameChannel(readFD: STDIN_FILENO, writeFD: STDOUT_FILENO), services: services, deadline: deadline)
+            let status = Worker.run(channel: FrameChannel(readFD: STDIN_FILENO, writeFD: STDOUT_FILENO), services: arguments.serviceNames,
+                                    deadline: .now + .milliseconds(deadline - monotonicMilliseconds()))
             // _exit: no atexit handlers or library destructors run twice (pam_wrapper's would remove the
             // monitor's own directory).
             _exit(status)
@@ -115,7 +120,8 @@ struct Monitor {
             Log.refused("fork: \(String(cString: strerror(errno)))")
             return
         }
-        workers[pid] = deadline
+        workerPids.append(Int(pid))
+        workerDeadlines.append(deadline)
     }
 
     private mutating func reap() {
@@ -123,15 +129,22 @@ struct Monitor {
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
-            workers[pid] = nil
+            forget(Int(pid))
         }
     }
 
+    private mutating func forget(_ pid: Int) {
+        guard let index = workerPids.firstIndex(of: pid) else { return }
+        workerPids.remove(at: index)
+        workerDeadlines.remove(at: index)
+    }
+
     private mutating func killOverdue() {
-        let now = ContinuousClock.now
-        for (pid, deadline) in workers where deadline <= now {
-            end(pid)
-            workers[pid] = nil
+        let now = monotonicMilliseconds()
+        while let index = workerDeadlines.firstIndex(where: { $0 <= now }) {
+            let pid = workerPids[index]
+            end(pid_t(pid))
+            forget(pid)
         }
     }
 
@@ -142,11 +155,11 @@ struct Monitor {
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
     }
 
+    /// poll's timeout: until the nearest deadline of a worker or a waiting transaction, or none.
     private func nextTimeout() -> Int32 {
-        guard let nearest = (Array(workers.values) + pending.map(\.until)).min() else { return -1 }
-        let remaining = nearest - ContinuousClock.now
-        guard remaining > .zero else { return 0 }
-        return Int32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+        let nearest = min(workerDeadlines.min() ?? .max, pendingUntil.min() ?? .max)
+        guard nearest != .max else { return -1 }
+        return Int32(clamping: max(nearest - monotonicMilliseconds() + 1, 0))
     }
 
     private func drain(_ signals: Int32) {
@@ -156,12 +169,19 @@ struct Monitor {
 
     /// The daemon is gone: so are the workers, and so is the monitor.
     private func shutDown() -> Never {
-        for transaction in pending { close(transaction.socket) }
-        for pid in workers.keys {
-            end(pid)
+        for socket in pendingSockets { close(Int32(socket)) }
+        for pid in workerPids {
+            end(pid_t(pid))
         }
         exit(0)
     }
+}
+
+/// Milliseconds of CLOCK_MONOTONIC, which counts from an arbitrary start and never steps.
+func monotonicMilliseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
 }
 
 /// One line per event on stderr (the daemon's, so the journal's): what was refused, and why.
