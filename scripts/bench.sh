@@ -8,6 +8,7 @@
 #
 #   scripts/bench.sh                    # builds as the package does (.build-deb), 500 warm-up + 5000 logins
 #   CONSOLEGATE_BUILD_DIR=.build-deb/release BENCH_LOGINS=20000 scripts/bench.sh
+#   BENCH_PRELOAD=/path/lib.so scripts/bench.sh   # every daemon runs with LD_PRELOAD (scripts/layout.sh)
 #
 # AWS is played by nginx with canned answers (Cognito, STS, the federation endpoint): it answers in
 # microseconds for next to no CPU, where moto's own latency and CPU (tens of ms per call) would hide ours.
@@ -22,6 +23,7 @@
 # It measures and reports; it exits non-zero only when the setup fails or a login fails, not on a missed target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v swift >/dev/null || export PATH="/opt/swift/usr/bin:$PATH"
 source scripts/lib/standins.sh   # free_port, wait_for_url
 source scripts/lib/postgres.sh   # start_postgres, stop_postgres
 
@@ -203,7 +205,7 @@ start_gateway() {
     # unshare, sh and env each exec the next: $! is the daemon.
     unshare --mount --propagation private sh -c \
         'for f in pam.d passwd group; do mount --bind "$0/$f" "/etc/$f" || exit 1; done; exec "$@"' "$WORK/etc" \
-        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$WORK" ${BENCH_PRELOAD:+LD_PRELOAD="$BENCH_PRELOAD"} \
         AWS_ENDPOINT_URL_COGNITO_IDENTITY="$UPSTREAM/cognito-identity" AWS_ENDPOINT_URL_STS="$UPSTREAM/sts" \
         AWS_ACCESS_KEY_ID=bench-broker-key-id AWS_SECRET_ACCESS_KEY=bench-broker-secret \
         "$WORK/bin/consolegate" serve --config "$config" >/dev/null 2>"$log" &
