@@ -7,21 +7,19 @@ import Glibc
 /// The root half of the privilege separation (OpenSSH's monitor, Cockpit's cockpit-session): it never reads
 /// the network, only a control socket from the daemon that carries one descriptor per PAM transaction. For
 /// each it forks a worker, at most `maxConcurrent` at once, and kills a worker's whole process tree at the
-/// deadline. Past the cap a transaction waits a moment (`pendingWait`, in a queue as long as the cap) and is
+/// deadline. Past the cap a transaction waits a moment (`pendingWaitMilliseconds`, in a queue as long as the cap) and is
 /// then answered `busy`. The services, the deadline and the cap are fixed at start. Single-threaded: a poll
 /// loop over the control socket and a signalfd for SIGCHLD.
-/// Its bookkeeping is arrays of Int and milliseconds of CLOCK_MONOTONIC: dictionaries, tuples and `Duration`
+/// Its bookkeeping is `Deadlines` in milliseconds of CLOCK_MONOTONIC: dictionaries, tuples and `Duration`
 /// would have the Swift runtime build type metadata from mangled names and do 128-bit arithmetic, code that
 /// stays resident in a process that otherwise sleeps in poll (scripts/bench.sh measures its RSS).
 struct Monitor {
     let arguments: MonitorArguments
     let control: Int32
-    /// The running workers and their deadlines, at the same places.
-    private var workerPids: [Int] = []
-    private var workerDeadlines: [Int] = []
-    /// Transactions that came while `maxConcurrent` workers ran, and until when they may wait.
-    private var pendingSockets: [Int] = []
-    private var pendingUntil: [Int] = []
+    /// The running workers' pids, until their deadlines.
+    private var workers = Deadlines()
+    /// The sockets of transactions that came while `maxConcurrent` workers ran, until when they may wait.
+    private var pending = Deadlines()
     private var childSignals: Int32 = -1
     /// The daemon counts a worker as done when its socket closes, a moment before the monitor has reaped it;
     /// a transaction that comes in that moment waits rather than be refused.
@@ -66,11 +64,10 @@ struct Monitor {
 
     private mutating func admit(_ transaction: Int32) {
         reap()
-        if workerPids.count < arguments.maxConcurrent, pendingSockets.isEmpty {
+        if workers.count < arguments.maxConcurrent, pending.isEmpty {
             start(transaction)
-        } else if pendingSockets.count < arguments.maxConcurrent {
-            pendingSockets.append(Int(transaction))
-            pendingUntil.append(monotonicMilliseconds() + Self.pendingWaitMilliseconds)
+        } else if pending.count < arguments.maxConcurrent {
+            pending.append(Int(transaction), until: monotonicMilliseconds() + Self.pendingWaitMilliseconds)
         } else {
             refuseBusy(transaction)
         }
@@ -78,14 +75,12 @@ struct Monitor {
 
     /// Starts waiting transactions while workers are free; answers `busy` to those that waited too long.
     private mutating func startPending() {
-        while workerPids.count < arguments.maxConcurrent, !pendingSockets.isEmpty {
-            pendingUntil.removeFirst()
-            start(Int32(pendingSockets.removeFirst()))
+        while workers.count < arguments.maxConcurrent, !pending.isEmpty {
+            start(Int32(pending.removeFirst()))
         }
         let now = monotonicMilliseconds()
-        while let until = pendingUntil.first, until <= now {
-            pendingUntil.removeFirst()
-            refuseBusy(Int32(pendingSockets.removeFirst()))
+        while let until = pending.firstTime, until <= now {
+            refuseBusy(Int32(pending.removeFirst()))
         }
     }
 
@@ -120,8 +115,7 @@ struct Monitor {
             Log.refused("fork: \(String(cString: strerror(errno)))")
             return
         }
-        workerPids.append(Int(pid))
-        workerDeadlines.append(deadline)
+        workers.append(Int(pid), until: deadline)
     }
 
     private mutating func reap() {
@@ -129,22 +123,15 @@ struct Monitor {
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
-            forget(Int(pid))
+            workers.remove(Int(pid))
         }
-    }
-
-    private mutating func forget(_ pid: Int) {
-        guard let index = workerPids.firstIndex(of: pid) else { return }
-        workerPids.remove(at: index)
-        workerDeadlines.remove(at: index)
     }
 
     private mutating func killOverdue() {
         let now = monotonicMilliseconds()
-        while let index = workerDeadlines.firstIndex(where: { $0 <= now }) {
-            let pid = workerPids[index]
+        while let pid = workers.overdue(at: now) {
             end(pid_t(pid))
-            forget(pid)
+            workers.remove(pid)
         }
     }
 
@@ -157,7 +144,7 @@ struct Monitor {
 
     /// poll's timeout: until the nearest deadline of a worker or a waiting transaction, or none.
     private func nextTimeout() -> Int32 {
-        let nearest = min(workerDeadlines.min() ?? .max, pendingUntil.min() ?? .max)
+        let nearest = min(workers.earliest ?? .max, pending.earliest ?? .max)
         guard nearest != .max else { return -1 }
         return Int32(clamping: max(nearest - monotonicMilliseconds() + 1, 0))
     }
@@ -169,19 +156,12 @@ struct Monitor {
 
     /// The daemon is gone: so are the workers, and so is the monitor.
     private func shutDown() -> Never {
-        for socket in pendingSockets { close(Int32(socket)) }
-        for pid in workerPids {
+        for socket in pending.keys { close(Int32(socket)) }
+        for pid in workers.keys {
             end(pid_t(pid))
         }
         exit(0)
     }
-}
-
-/// Milliseconds of CLOCK_MONOTONIC, which counts from an arbitrary start and never steps.
-func monotonicMilliseconds() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
 }
 
 /// One line per event on stderr (the daemon's, so the journal's): what was refused, and why.
